@@ -1,0 +1,315 @@
+"""The analytical cost model: workload x many accelerator configurations -> costs, vectorised.
+
+Per layer and configuration (all arrays of shape (layers, configs)):
+
+1. Spatial mapping by dataflow. ``ws``/``os`` view a convolution as a GEMM (im2col) with
+   spatial rows ``Sr``, spatial columns ``Sc`` and temporal length ``T`` and use SCALE-Sim's
+   systolic closed forms (RESEARCH.md s.2), which include fill and drain:
+   ``ws``: ceil(Sr/R)*ceil(Sc/C)*(2R + C + T - 2), Sr=C*R*S, Sc=K, T=N*P*Q;
+   ``os``: ceil(Sr/R)*ceil(Sc/C)*(T + R + C - 2), Sr=N*P*Q, Sc=K, T=C*R*S.
+   ``rs`` (Eyeriss) unrolls filter rows x input channels on the rows and output rows x output
+   channels on the columns; each PE runs an S-tap 1-D convolution along Q outputs.
+   Bit Fusion packs (8/w)*(8/a) MACs per PE per cycle, shortening the temporal loop.
+2. Temporal tiling: the RF must hold one tile (else infeasible); in ``rs`` a larger RF keeps
+   more filters per PE and re-uses each input across them. The GLB holds the whole layer if it
+   fits; otherwise the cheaper of weight-tiling (inputs re-read per weight tile) and
+   input-tiling (weights re-read per input tile) sets the DRAM traffic.
+3. Accesses per level: RF (every MAC reads w, a and reads+writes a partial sum, plus NoC fills),
+   GLB/NoC (the dataflow's refetch factors above), DRAM.
+4. Latency: max(compute, GLB traffic / GLB bandwidth, DRAM traffic / DRAM bandwidth): tiles
+   are double-buffered, so the slowest of the three sets the pace; the excess is stall.
+5. Energy: MACs (grow with w_bits*a_bits) + each memory level (grow with bits moved and with
+   memory size) + leakage (area x time). Area: PEs (MAC grows with datapath width^2, RF) +
+   GLB + fixed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from coexplore.accel_model.accelerator import Accelerator, AcceleratorBatch
+from coexplore.accel_model.report import CostBatch, CostReport, LayerCost, reason_text
+from coexplore.accel_model.tech import DEFAULT_TECH, Tech
+from coexplore.accel_model.workload import LayerArrays, Workload
+
+from coexplore.errors import ConfigError
+
+__all__ = ["CostModel", "AnalyticalModel", "LEVELS"]
+
+LEVELS = ("mac", "rf", "glb", "dram", "leakage")
+_PER_LAYER_KEYS = ("cycles", "compute_cycles", "fill_cycles", "energy_pj", "energy_mac_pj", "energy_rf_pj",
+                   "energy_glb_pj", "energy_dram_pj", "rf_bits", "glb_bits", "dram_bits",
+                   "utilisation", "macs_per_pe_cycle")
+
+
+class CostModel:
+    """Interface of a cost model: workload x accelerators -> :class:`CostBatch`.
+
+    Subclasses set ``name`` and ``version`` (the version goes into cache keys of anything
+    trained on the model's labels) and implement :meth:`evaluate`.
+    """
+
+    name = "abstract"
+    version = "0"
+
+    def evaluate(self, workload: Workload, accs: AcceleratorBatch | Sequence[Accelerator], *,
+                 w_bits: np.ndarray | None = None, a_bits: np.ndarray | None = None,
+                 per_layer: bool = False) -> CostBatch:
+        raise NotImplementedError
+
+    def report(self, workload: Workload, acc: Accelerator) -> CostReport:
+        """The cost of one design, with per-layer and per-level breakdowns."""
+        batch = self.evaluate(workload, [acc], per_layer=True)
+        return _to_report(workload, acc, batch)
+
+
+class AnalyticalModel(CostModel):
+    """The default, vectorised analytical model (see the module docstring).
+
+    Args:
+        tech: Technology constants (:mod:`coexplore.accel_model.tech`).
+        chunk: Configurations evaluated per block; bounds memory at ~layers*chunk*8 B per array.
+
+    Example:
+        >>> from coexplore.accel_model import AnalyticalModel, get_network, get_design_space
+        >>> costs = AnalyticalModel().evaluate(get_network("resnet20"),
+        ...                                    get_design_space("edge").sample(1000, seed=0))
+        >>> costs.fps.shape
+        (1000,)
+    """
+
+    name = "analytical"
+    version = "analytical-1"
+
+    def __init__(self, tech: Tech = DEFAULT_TECH, chunk: int = 8192) -> None:
+        self.tech = tech
+        self.chunk = int(chunk)
+
+    def evaluate(self, workload: Workload, accs: AcceleratorBatch | Sequence[Accelerator], *,
+                 w_bits: np.ndarray | None = None, a_bits: np.ndarray | None = None,
+                 per_layer: bool = False) -> CostBatch:
+        """Costs of ``workload`` on every configuration in ``accs``.
+
+        Args:
+            workload: Layers with their bit-widths.
+            accs: Configurations (an :class:`AcceleratorBatch` or a list of accelerators).
+            w_bits, a_bits: Optional per-layer bit-widths overriding the workload's, shape
+                (layers,) or (layers, configs) to price a different bit-width per configuration.
+            per_layer: Keep (layers, configs) arrays of the breakdown in ``CostBatch.layers``.
+
+        Returns:
+            A :class:`CostBatch` with one entry per configuration.
+        """
+        batch = accs if isinstance(accs, AcceleratorBatch) else \
+            AcceleratorBatch.from_accelerators(list(accs))
+        la = workload.arrays()
+        n_layers, m = len(workload), len(batch)
+        wb = _bits(la.w_bits if w_bits is None else w_bits, n_layers, m, "w_bits")
+        ab = _bits(la.a_bits if a_bits is None else a_bits, n_layers, m, "a_bits")
+        parts = []
+        for start in range(0, m, self.chunk):
+            sl = slice(start, min(m, start + self.chunk))
+            parts.append(self._evaluate_block(
+                la, batch.take(sl), wb if wb.shape[1] == 1 else wb[:, sl],
+                ab if ab.shape[1] == 1 else ab[:, sl], per_layer))
+        return CostBatch.concatenate(parts, workload.layer_names)
+
+    def _evaluate_block(self, la: LayerArrays, acc: AcceleratorBatch, wb: np.ndarray,
+                        ab: np.ndarray, per_layer: bool) -> CostBatch:
+        t = self.tech
+
+        def col(x: np.ndarray) -> np.ndarray:
+            return x.astype(np.float64)[:, None]  # (L, 1)
+
+        def row(x: np.ndarray) -> np.ndarray:
+            return x.astype(np.float64)[None, :]  # (1, M)
+
+        n, g, k, c = col(la.batch), col(la.groups), col(la.k), col(la.c)
+        p, q, r, s = col(la.p), col(la.q), col(la.r), col(la.s)
+        ih, iw = col(la.in_h), col(la.in_w)
+        rows, cols = row(acc.pe_rows), row(acc.pe_cols)
+        base = row(acc.mac_bits)
+        df = acc.dataflow[None, :]
+        is_ws, is_rs = df == 0, df == 2
+        bitfusion = acc.mac_mode[None, :] == 1
+
+        crs, npq = c * r * s, n * p * q
+        macs = g * k * crs * npq  # (L, 1)
+
+        # Precision: Bit Fusion bricks are 2 bits wide and fuse in powers of two.
+        wq = 2.0 ** np.ceil(np.log2(np.maximum(wb, 2)))
+        aq = 2.0 ** np.ceil(np.log2(np.maximum(ab, 2)))
+        pack = np.where(bitfusion, np.floor(8 / wq) * np.floor(8 / aq), 1.0)  # MACs/PE/cycle
+        pb = np.minimum(32.0, wb + ab + np.ceil(np.log2(crs)))  # partial-sum bits
+        bits_ok = (wb <= base) & (ab <= base)
+
+        # Systolic WS / OS (GEMM view).
+        sr = np.where(is_ws, crs, npq)
+        t_len = np.where(is_ws, npq, crs)
+        folds_r = np.ceil(sr / rows)
+        folds_c = np.ceil(k / cols)
+        sys_cycles = g * folds_r * folds_c * (
+            np.ceil(t_len / pack) + rows + cols - 2 + np.where(is_ws, rows, 0.0))
+
+        # Row-stationary.
+        ru = np.minimum(r, rows)
+        r_folds = np.ceil(r / ru)
+        cr = np.clip(np.floor(rows / ru), 1, c)
+        pc = np.minimum(p, cols)
+        kr = np.clip(np.floor(cols / pc), 1, k)
+        c_folds, p_folds, k_folds = np.ceil(c / cr), np.ceil(p / pc), np.ceil(k / kr)
+        rs_cycles = g * n * r_folds * c_folds * p_folds * k_folds * np.ceil(s * q / pack) \
+            + rows + cols
+        compute = np.where(is_rs, rs_cycles, sys_cycles)
+        # Pipeline fill and drain inside ``compute``: systolic skew per fold, rs start-up.
+        fill = np.where(is_rs, rows + cols, g * folds_r * folds_c * (
+            rows + cols - 2 + np.where(is_ws, rows, 0.0)))
+
+        # RF: one tile must fit; in rs, spare RF keeps more filters per PE (input reuse).
+        rf_bits_cap = row(acc.rf_bytes) * 8
+        need = np.where(is_rs, s * (pack * wb + ab) + pb, pack * (wb + ab) + pb)
+        rf_ok = rf_bits_cap >= need
+        # rs: half the RF keeps kp filters per PE (each input is re-used across them), the
+        # other half cp input channels (partial sums accumulate in the PE across them).
+        kp = np.clip(np.floor(rf_bits_cap / (2 * (s * wb + pb))), 1, k_folds)
+        cp = np.clip(np.floor(rf_bits_cap / (2 * s * (wb + ab))), 1, c_folds)
+
+        # Traffic between GLB and array (bits), by dataflow.
+        w_size, i_size, o_size = g * k * crs * wb, n * g * c * ih * iw * ab, g * npq * k * ab
+        psum_folds = np.where(is_rs, np.ceil(c_folds / cp) * r_folds, folds_r)
+        o_noc = g * npq * k * ((2 * psum_folds - 2) * pb + ab)
+        o_noc = np.where(df == 1, o_size, o_noc)  # os: partial sums never leave the PE
+        w_noc = np.where(is_ws, w_size, g * folds_r * k * crs * wb)
+        w_noc = np.where(is_rs, w_size * n * p_folds, w_noc)
+        i_noc = np.where(is_rs, i_size * np.ceil(k_folds / kp), g * folds_c * npq * crs * ab)
+        glb_bits = w_noc + i_noc + o_noc
+
+        # DRAM traffic with GLB tiling.
+        cap = row(acc.glb_kib) * 8192.0
+        total = w_size + i_size + o_size
+        half = cap / 2
+        weight_tiled = w_size + i_size * np.ceil(w_size / half) + o_size
+        input_tiled = w_size * np.ceil(i_size / half) + i_size + o_size
+        min_w_tile = crs * wb  # one filter
+        min_i_tile = c * r * iw * ab  # the input rows one output row needs
+        # One operand wholly resident beside a double-buffered minimal tile of the other:
+        # everything moves once.
+        once = (total <= cap) | (w_size + 2 * min_i_tile <= cap) | (i_size + 2 * min_w_tile <= cap)
+        dram_bits = np.where(once, total, np.minimum(weight_tiled, input_tiled))
+        glb_ok = min_w_tile + min_i_tile <= cap
+
+        # Latency: double-buffered tiles, so the slowest resource sets the pace.
+        cycles = np.maximum(compute, np.maximum(glb_bits / row(acc.glb_bits_per_cycle),
+                                                dram_bits / (8.0 * row(acc.dram_bytes_per_cycle))))
+
+        # Energy (pJ).
+        e_mult = np.where(bitfusion, t.mult_pj_per_bit2 * wq * aq * t.bitfusion_energy_overhead,
+                          t.mult_pj_per_bit2 * wb * ab)
+        e_mac = macs * (e_mult + t.add_pj_per_bit * pb)
+        rf_bits = macs * (wb + ab + 2 * pb) + w_noc + i_noc
+        e_rf = rf_bits * t.rf_pj_per_bit(row(acc.rf_bytes))
+        glb_pj_bit = t.rf_pj_per_bit(row(acc.glb_kib) * 1024.0)
+        e_glb = glb_bits * (glb_pj_bit + t.noc_pj_per_bit) + dram_bits * glb_pj_bit
+        e_dram = dram_bits * t.dram_pj_per_bit
+
+        # Area (mm^2) per configuration.
+        mac_area = np.where(acc.mac_mode == 1, t.mac_mm2_8x8 * t.bitfusion_area_overhead,
+                            t.mac_mm2_8x8 * (acc.mac_bits / 8.0) ** 2)
+        pe_area = mac_area + acc.rf_bytes * 8 * t.rf_mm2_per_bit + t.pe_overhead_mm2
+        area = acc.pe_rows * acc.pe_cols * pe_area + acc.glb_kib * t.sram_mm2_per_kib + t.fixed_mm2
+
+        clock = acc.clock_hz
+        leak_pj_per_cycle = t.leak_mw_per_mm2 * 1e-3 * area / clock * 1e12  # (M,)
+        e_leak = cycles * leak_pj_per_cycle[None, :]
+
+        # Feasibility: first failing rule, first failing layer.
+        ok_layers = bits_ok & rf_ok & glb_ok  # (L, M)
+        code = np.where(~bits_ok, 1, np.where(~rf_ok, 2, np.where(~glb_ok, 3, 0)))
+        feasible = ok_layers.all(axis=0)
+        bad_layer = np.argmax(~ok_layers, axis=0)
+        reason = np.where(feasible, 0, code[bad_layer, np.arange(code.shape[1])])
+
+        pes = acc.pe_rows * acc.pe_cols
+        cyc_total = cycles.sum(axis=0)
+        energy_layers = e_mac + e_rf + e_glb + e_dram + e_leak
+        tot = {
+            "latency_cycles": cyc_total,
+            "compute_cycles": compute.sum(axis=0),
+            "energy_mac_pj": e_mac.sum(axis=0),
+            "energy_rf_pj": e_rf.sum(axis=0),
+            "energy_glb_pj": e_glb.sum(axis=0),
+            "energy_dram_pj": e_dram.sum(axis=0),
+            "energy_leak_pj": e_leak.sum(axis=0),
+            "rf_bits": rf_bits.sum(axis=0),
+            "glb_bits": glb_bits.sum(axis=0),
+            "dram_bits": dram_bits.sum(axis=0),
+            "utilisation": np.broadcast_to(macs / pack, cycles.shape).sum(axis=0) / (cyc_total * pes),
+        }
+        energy = energy_layers.sum(axis=0)
+        layers = None
+        if per_layer:
+            bc = np.broadcast_to
+            layers = {
+                "cycles": cycles, "compute_cycles": bc(compute, cycles.shape),
+                "fill_cycles": bc(fill, cycles.shape),
+                "energy_pj": energy_layers, "energy_mac_pj": bc(e_mac, cycles.shape),
+                "energy_rf_pj": e_rf, "energy_glb_pj": e_glb, "energy_dram_pj": e_dram,
+                "rf_bits": bc(rf_bits, cycles.shape), "glb_bits": glb_bits,
+                "dram_bits": bc(dram_bits, cycles.shape),
+                "utilisation": macs / (pack * cycles * pes[None, :]),
+                "macs_per_pe_cycle": bc(pack, cycles.shape),
+            }
+            layers = {key: np.array(v, dtype=np.float64) for key, v in layers.items()}
+        return CostBatch.from_totals(
+            tot, energy=energy, area_mm2=area, clock_hz=clock, feasible=feasible,
+            reason_code=reason.astype(np.int8), reason_layer=bad_layer.astype(np.int32),
+            layers=layers, batch=int(la.batch[0]))
+
+
+def _bits(value: np.ndarray, n_layers: int, m: int, name: str) -> np.ndarray:
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.shape[0] != n_layers or arr.shape[1] not in (1, m):
+        raise ConfigError(
+            f"`{name}` must have shape ({n_layers},) or ({n_layers}, {m}), got {arr.shape}."
+        )
+    if np.any(arr < 2) or np.any(arr > 16):
+        raise ConfigError(f"`{name}` must lie in [2, 16], got values {np.unique(arr)}.")
+    return arr
+
+
+def _to_report(workload: Workload, acc: Accelerator, batch: CostBatch) -> CostReport:
+    assert batch.layers is not None
+    layers = []
+    for i, ly in enumerate(workload.layers):
+        get = {key: float(batch.layers[key][i, 0]) for key in _PER_LAYER_KEYS}
+        layers.append(LayerCost(
+            name=ly.name, kind=ly.kind, macs=ly.macs, w_bits=ly.w_bits, a_bits=ly.a_bits,
+            latency_cycles=get["cycles"], compute_cycles=get["compute_cycles"],
+            fill_cycles=get["fill_cycles"],
+            stall_cycles=get["cycles"] - get["compute_cycles"] if get["cycles"] > get[
+                "compute_cycles"] else 0.0,
+            utilisation=get["utilisation"], macs_per_pe_cycle=get["macs_per_pe_cycle"],
+            energy_pj=get["energy_pj"], energy_mac_pj=get["energy_mac_pj"],
+            energy_rf_pj=get["energy_rf_pj"], energy_glb_pj=get["energy_glb_pj"],
+            energy_dram_pj=get["energy_dram_pj"], rf_bits=get["rf_bits"],
+            glb_bits=get["glb_bits"], dram_bits=get["dram_bits"]))
+    reason = reason_text(int(batch.reason_code[0]), workload, int(batch.reason_layer[0]), acc)
+    return CostReport(
+        workload=workload.name, accelerator=acc, batch=workload.batch,
+        macs=workload.total_macs, feasible=bool(batch.feasible[0]), infeasible_reason=reason,
+        latency_cycles=float(batch.latency_cycles[0]), latency_s=float(batch.latency_s[0]),
+        fps=float(batch.fps[0]), energy_pj=float(batch.energy_pj[0]),
+        area_mm2=float(batch.area_mm2[0]), power_mw=float(batch.power_mw[0]),
+        edp_pj_s=float(batch.edp_pj_s[0]), utilisation=float(batch.utilisation[0]),
+        energy_by_level_pj={
+            "mac": float(batch.energy_mac_pj[0]), "rf": float(batch.energy_rf_pj[0]),
+            "glb": float(batch.energy_glb_pj[0]), "dram": float(batch.energy_dram_pj[0]),
+            "leakage": float(batch.energy_leak_pj[0])},
+        accesses_by_level_bits={
+            "rf": float(batch.rf_bits[0]), "glb": float(batch.glb_bits[0]),
+            "dram": float(batch.dram_bits[0])},
+        layers=tuple(layers))
+

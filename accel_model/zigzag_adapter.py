@@ -1,0 +1,245 @@
+"""ZigZag (``zigzag-dse``, MIT) as a reference cost model, run in-process.
+
+ZigZag is handed what the analytical model assumes, so that differences come from the
+modelling and not from the inputs:
+
+- the same layers (7-D convolution form: B, G, K, C, OY, OX, FY, FX; true data volumes) with
+  the same per-operand precisions (W, I, partial O, final O);
+- the same spatial unrolling per dataflow, expressed per loop dimension: ``ws`` rows unroll
+  C, then FY, FX (greedy), columns K; ``os`` rows unroll OX, then OY, columns K; ``rs`` rows
+  FY then C, columns OY then K. For ``ws``/``os`` this equals the analytical model's im2col
+  (GEMM) unrolling whenever the greedy factors fill the rows the same way; the bench reports
+  per-layer cycle errors on exactly those layers;
+- the same memory hierarchy (per-PE RF shared by W/I/O, one GLB, DRAM) with the same sizes,
+  bandwidths and per-bit access energies (:class:`~coexplore.accel_model.tech.Tech`), and the
+  same MAC energy for the layer's bit-widths (ZigZag has one MAC energy per accelerator, so
+  an accelerator is built per layer);
+- a fixed temporal loop order per dataflow (the stationary operand's irrelevant loops
+  innermost), so ZigZag does not search mappings the analytical model does not consider.
+
+Not modelled by ZigZag: systolic fill/drain (the analytical ``ws``/``os`` include it) and
+Bit Fusion packing (fidelity is measured on fixed-precision configurations).
+
+Requires the optional extra: ``pip install 'coexplore[zigzag]'``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from typing import Any
+
+import numpy as np
+from coexplore.accel_model.accelerator import Accelerator
+from coexplore.accel_model.tech import DEFAULT_TECH, Tech
+from coexplore.accel_model.workload import Layer, Workload
+
+from coexplore.errors import ConfigError
+
+__all__ = ["ZigZagModel", "ZigZagLayerResult", "zigzag_available"]
+
+log = logging.getLogger(__name__)
+
+
+def zigzag_available() -> bool:
+    try:
+        import zigzag  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@dataclasses.dataclass(frozen=True)
+class ZigZagLayerResult:
+    name: str
+    latency_cycles: float
+    ideal_cycles: float
+    energy_pj: float
+    spatial_utilisation: float
+    ok: bool
+    error: str = ""
+
+
+def _dims(layer: Layer) -> dict[str, int]:
+    g = layer.groups
+    return {"B": layer.batch, "G": g, "K": layer.out_channels // g, "C": layer.in_channels // g,
+            "OY": layer.out_h, "OX": layer.out_w, "FY": layer.kernel_h, "FX": layer.kernel_w}
+
+
+def spatial_unrolling(layer: Layer, acc: Accelerator) -> dict[str, list[tuple[str, int]]]:
+    """Per array dimension (D1 = rows, D2 = columns): (loop, factor) pairs, greedy fill."""
+    d = _dims(layer)
+    order = {"ws": (("C", "FY", "FX"), ("K",)),
+             "os": (("OX", "OY", "B"), ("K",)),
+             "rs": (("FY", "C"), ("OY", "K"))}[acc.dataflow]
+    out: dict[str, list[tuple[str, int]]] = {}
+    for axis, size, loops in (("D1", acc.pe_rows, order[0]), ("D2", acc.pe_cols, order[1])):
+        left, pairs = size, []
+        for loop in loops:
+            f = min(d[loop], left)
+            if f > 1:
+                pairs.append((loop, f))
+                left //= f
+        out[axis] = pairs
+    return out
+
+
+_TEMPORAL_ORDER = {  # innermost first
+    "ws": ("OX", "OY", "B", "FX", "FY", "C", "K", "G"),
+    "os": ("FX", "FY", "C", "OX", "OY", "B", "K", "G"),
+    "rs": ("FX", "C", "OX", "K", "FY", "OY", "B", "G"),  # psums accumulate over C in the PE
+}
+
+
+class ZigZagModel:
+    """Runs ZigZag layer by layer for one accelerator.
+
+    Args:
+        tech: The same technology table the analytical model uses.
+        search_mapping: Let ZigZag's LOMA search loop orders (slow: seconds per layer) instead
+            of the fixed order that matches the analytical model.
+    """
+
+    name = "zigzag"
+
+    def __init__(self, tech: Tech = DEFAULT_TECH, search_mapping: bool = False) -> None:
+        if not zigzag_available():
+            raise ConfigError(
+                "ZigZag is not installed; install the extra with `pip install 'coexplore[zigzag]'`."
+            )
+        self.tech = tech
+        self.search_mapping = search_mapping
+
+    # -- inputs -----------------------------------------------------------------------------
+    def _accelerator_data(self, acc: Accelerator, layer: Layer) -> dict[str, Any]:
+        t = self.tech
+        wb, ab = layer.w_bits, layer.a_bits
+        crs = (layer.in_channels // layer.groups) * layer.kernel_h * layer.kernel_w
+        pb = min(32, wb + ab + math.ceil(math.log2(crs)) if crs > 1 else wb + ab)
+        rf_bw = wb + ab + pb  # the RF delivers one W, one I and one partial sum per cycle
+        rf_bit = t.rf_pj_per_bit(acc.rf_bytes)
+        glb_bit = t.rf_pj_per_bit(acc.glb_kib * 1024)
+        glb_bw = acc.glb_bits_per_cycle
+        dram_bw = max(8, int(round(acc.dram_bytes_per_cycle * 8)))
+
+        def port(kind: str, bw: int, alloc: list[str], name: str) -> dict[str, Any]:
+            return {"name": name, "type": kind, "bandwidth_min": bw, "bandwidth_max": bw,
+                    "allocation": alloc}
+
+        rw_all = ["I1, fh", "I1, tl", "I2, fh", "I2, tl", "O, fh", "O, tl", "O, fl", "O, th"]
+        return {
+            "name": f"coexplore_{acc.dataflow}",
+            "memories": {
+                "rf": {"size": acc.rf_bytes * 8, "r_cost": rf_bit * rf_bw, "w_cost": rf_bit * rf_bw,
+                       "area": 0, "latency": 1, "operands": ["I1", "I2", "O"],
+                       "ports": [port("read", rf_bw, ["I1, tl", "I2, tl", "O, tl", "O, th"], "r_port_1"),
+                                 port("write", rf_bw, ["I1, fh", "I2, fh", "O, fh", "O, fl"], "w_port_1")],
+                       "served_dimensions": []},
+                "glb": {"size": acc.glb_kib * 8192, "r_cost": (glb_bit + t.noc_pj_per_bit) * glb_bw,
+                        "w_cost": glb_bit * glb_bw, "area": 0, "latency": 1,
+                        "operands": ["I1", "I2", "O"],
+                        "ports": [port("read_write", glb_bw, rw_all, "rw_port_1")],
+                        "served_dimensions": ["D1", "D2"]},
+                "dram": {"size": 10**12, "r_cost": t.dram_pj_per_bit * dram_bw,
+                         "w_cost": t.dram_pj_per_bit * dram_bw, "area": 0, "latency": 1,
+                         "operands": ["I1", "I2", "O"],
+                         "ports": [port("read_write", dram_bw, rw_all, "rw_port_1")],
+                         "served_dimensions": ["D1", "D2"]},
+            },
+            "operational_array": {
+                "unit_energy": t.mult_pj_per_bit2 * wb * ab + t.add_pj_per_bit * pb,
+                "unit_area": 1.0, "dimensions": ["D1", "D2"],
+                "sizes": [acc.pe_rows, acc.pe_cols]},
+        }
+
+    def _workload_and_mapping(self, acc: Accelerator, layer: Layer) -> tuple[list, list]:
+        d = _dims(layer)
+        crs = d["C"] * d["FY"] * d["FX"]
+        pb = min(32, layer.w_bits + layer.a_bits + (math.ceil(math.log2(crs)) if crs > 1 else 0))
+        wl = [{
+            "id": 0, "name": layer.name, "operator_type": "Conv",
+            "equation": "O[b][g][k][oy][ox]+=W[g][k][c][fy][fx]*I[b][g][c][iy][ix]",
+            "dimension_relations": [f"ix={layer.stride}*ox+1*fx", f"iy={layer.stride}*oy+1*fy"],
+            "loop_dims": ["B", "K", "G", "OX", "OY", "C", "FX", "FY"],
+            "loop_sizes": [d[x] for x in ("B", "K", "G", "OX", "OY", "C", "FX", "FY")],
+            "operand_precision": {"W": layer.w_bits, "I": layer.a_bits, "O": pb,
+                                  "O_final": layer.a_bits},
+            "pr_loop_dims": ["IX", "IY"],
+            "pr_loop_sizes": [layer.in_w + 2 * layer.padding, layer.in_h + 2 * layer.padding],
+            "padding": [[layer.padding, layer.padding], [layer.padding, layer.padding]],
+        }]
+        spatial = spatial_unrolling(layer, acc)
+        unrolled = {loop: f for pairs in spatial.values() for loop, f in pairs}
+        mapping: dict[str, Any] = {
+            "name": "default",
+            "spatial_mapping": {ax: [f"{loop}, {f}" for loop, f in pairs] or ["K, 1"]
+                                for ax, pairs in spatial.items()},
+            "memory_operand_links": {"O": "O", "W": "I2", "I": "I1"},
+        }
+        if not self.search_mapping:
+            temporal = []
+            for loop in _TEMPORAL_ORDER[acc.dataflow]:
+                f = math.ceil(d[loop] / unrolled.get(loop, 1))
+                if f > 1:
+                    temporal.append([loop, f])
+            mapping["temporal_ordering"] = temporal
+        return wl, [mapping]
+
+    # -- running ----------------------------------------------------------------------------
+    def evaluate_layer(self, layer: Layer, acc: Accelerator) -> ZigZagLayerResult:
+        """ZigZag's latency (cycles, stalls and on/off-loading included) and energy (pJ)."""
+        from zigzag.mapping.temporal_mapping import TemporalMappingType
+        from zigzag.parser.accelerator_factory import AcceleratorFactory
+        from zigzag.parser.accelerator_validator import AcceleratorValidator
+        from zigzag.parser.mapping_validator import MappingValidator
+        from zigzag.parser.workload_factory import WorkloadFactory
+        from zigzag.parser.workload_validator import WorkloadValidator
+        from zigzag.stages.evaluation.cost_model_evaluation import CostModelStage
+        from zigzag.stages.main import MainStage
+        from zigzag.stages.mapping.spatial_mapping_generation import SpatialMappingGeneratorStage
+        from zigzag.stages.mapping.temporal_mapping_generator_stage import (
+            TemporalMappingGeneratorStage,
+        )
+        from zigzag.stages.results.reduce_stages import MinimalLatencyStage
+        from zigzag.stages.workload_iterator import WorkloadStage
+
+        if acc.mac_mode != "fixed":
+            raise ConfigError("ZigZag does not model Bit Fusion packing; use mac_mode='fixed'.")
+        previous = logging.root.manager.disable
+        logging.disable(logging.CRITICAL)  # ZigZag logs every stage at INFO/WARNING
+        try:
+            av = AcceleratorValidator(self._accelerator_data(acc, layer))
+            adata = av.normalized_data
+            if not av.validate():
+                raise ConfigError(f"ZigZag rejected the accelerator: {av.validator.errors}")
+            accelerator = AcceleratorFactory(adata).create()
+            wl, mp = self._workload_and_mapping(acc, layer)
+            wv, mv = WorkloadValidator(wl), MappingValidator(mp)
+            wdata, mdata = wv.normalized_data, mv.normalized_data
+            if not (wv.validate() and mv.validate()):
+                raise ConfigError("ZigZag rejected the workload or mapping.")
+            workload = WorkloadFactory(wdata, mdata).create()
+            stage = MainStage(
+                [WorkloadStage, MinimalLatencyStage, SpatialMappingGeneratorStage,
+                 MinimalLatencyStage, TemporalMappingGeneratorStage, CostModelStage],
+                accelerator=accelerator, workload=workload, loma_lpf_limit=6,
+                loma_show_progress_bar=False, nb_mappings_generated=1,
+                enable_mix_spatial_mapping_generation=False,
+                access_same_data_considered_as_no_access=True,
+                temporal_mapping_type=TemporalMappingType("uneven"))
+            cme = stage.run()[0][0]
+            return ZigZagLayerResult(
+                name=layer.name, latency_cycles=float(cme.latency_total2),
+                ideal_cycles=float(cme.ideal_temporal_cycle),
+                energy_pj=float(cme.energy_total),
+                spatial_utilisation=float(cme.mac_spatial_utilization), ok=True)
+        except Exception as exc:  # noqa: BLE001 - a reference-tool failure is data, not a crash
+            log.debug("ZigZag failed on %s: %s", layer.name, exc)
+            return ZigZagLayerResult(layer.name, np.nan, np.nan, np.nan, np.nan, False,
+                                     f"{type(exc).__name__}: {exc}")
+        finally:
+            logging.disable(previous)
+
+    def evaluate(self, workload: Workload, acc: Accelerator) -> list[ZigZagLayerResult]:
+        return [self.evaluate_layer(layer, acc) for layer in workload.layers]
