@@ -1,0 +1,151 @@
+"""Behaviour of the analytical model: properties (hypothesis), anchors, infeasibility."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from coexplore import ConfigError
+from coexplore.accel_model import (
+    Accelerator,
+    AnalyticalModel,
+    eyeriss,
+    get_design_space,
+    get_network,
+)
+
+MODEL = AnalyticalModel()
+NETS = ["resnet20", "mobilenetv2-cifar", "alexnet-conv"]
+
+accelerators = st.builds(
+    Accelerator,
+    pe_rows=st.sampled_from([2, 4, 8, 12, 16, 32]),
+    pe_cols=st.sampled_from([2, 4, 8, 14, 16, 32]),
+    rf_bytes=st.sampled_from([16, 64, 256, 512]),
+    glb_kib=st.sampled_from([16, 64, 256, 512]),
+    glb_bits_per_cycle=st.sampled_from([64, 128, 512]),
+    dram_bytes_per_cycle=st.sampled_from([2.0, 8.0, 32.0]),
+    clock_hz=st.sampled_from([100e6, 400e6]),
+    dataflow=st.sampled_from(["ws", "os", "rs"]),
+    mac_mode=st.sampled_from(["fixed", "bitfusion"]),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(acc=accelerators, net=st.sampled_from(NETS), bits=st.sampled_from([2, 3, 4, 6, 8]))
+def test_utilisation_and_cycle_bounds(acc: Accelerator, net: str, bits: int) -> None:
+    rep = MODEL.report(get_network(net).with_bits(bits), acc)
+    if not rep.feasible:
+        assert rep.infeasible_reason and rep.fps == 0
+        return
+    assert 0 < rep.utilisation <= 1
+    for ly in rep.layers:
+        assert 0 < ly.utilisation <= 1 + 1e-12, ly.name
+        # cycles >= MACs / (PEs * MACs per PE per cycle); = MACs / PEs in fixed mode.
+        assert ly.latency_cycles >= ly.macs / (acc.num_pes * ly.macs_per_pe_cycle) - 1e-9
+        if acc.mac_mode == "fixed":
+            assert ly.latency_cycles >= ly.macs / acc.num_pes
+    for v in (rep.latency_cycles, rep.energy_pj, rep.area_mm2, rep.power_mw):
+        assert np.isfinite(v) and v > 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(acc=accelerators, net=st.sampled_from(NETS),
+       bits=st.lists(st.sampled_from([2, 3, 4, 6, 8]), min_size=2, max_size=2, unique=True))
+def test_energy_never_falls_when_bits_rise(acc: Accelerator, net: str, bits: list[int]) -> None:
+    lo, hi = sorted(bits)
+    wl = get_network(net)
+    for w_lo, a_lo, w_hi, a_hi in ((lo, lo, hi, hi), (lo, 8, hi, 8), (8, lo, 8, hi)):
+        e_lo = MODEL.report(wl.with_bits(w_lo, a_lo), acc)
+        e_hi = MODEL.report(wl.with_bits(w_hi, a_hi), acc)
+        if e_lo.feasible and e_hi.feasible:
+            assert e_hi.energy_pj >= e_lo.energy_pj * (1 - 1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(acc=accelerators, net=st.sampled_from(NETS), bits=st.sampled_from([4, 8]),
+       field=st.sampled_from(["glb_bits_per_cycle", "dram_bytes_per_cycle"]))
+def test_latency_never_rises_when_bandwidth_rises(acc: Accelerator, net: str, bits: int,
+                                                  field: str) -> None:
+    wl = get_network(net).with_bits(bits)
+    slow = MODEL.report(wl, acc)
+    fast = MODEL.report(wl, dataclasses.replace(acc, **{field: getattr(acc, field) * 4}))
+    if slow.feasible:
+        assert fast.latency_cycles <= slow.latency_cycles
+
+
+def test_vectorised_equals_one_by_one() -> None:
+    space = get_design_space("edge")
+    batch = space.sample(64, seed=3)
+    wl = get_network("resnet20").with_bits(4)
+    many = MODEL.evaluate(wl, batch)
+    for i in range(0, 64, 7):
+        one = MODEL.report(wl, batch.get(i))
+        assert one.energy_pj == pytest.approx(many.energy_pj[i], rel=1e-12)
+        assert one.latency_cycles == pytest.approx(many.latency_cycles[i], rel=1e-12)
+        assert one.area_mm2 == pytest.approx(many.area_mm2[i], rel=1e-12)
+
+
+def test_chunking_does_not_change_results() -> None:
+    batch = get_design_space("edge").sample(1000, seed=1)
+    wl = get_network("mobilenetv2-cifar")
+    a = AnalyticalModel(chunk=97).evaluate(wl, batch)
+    b = AnalyticalModel(chunk=4096).evaluate(wl, batch)
+    np.testing.assert_array_equal(a.energy_pj, b.energy_pj)
+    np.testing.assert_array_equal(a.fps, b.fps)
+
+
+def test_per_config_bit_widths() -> None:
+    wl = get_network("resnet20")
+    accs = [Accelerator(mac_mode="bitfusion")] * 2
+    bits = np.stack([np.full(len(wl), 8), np.full(len(wl), 2)], axis=1)  # (layers, configs)
+    costs = MODEL.evaluate(wl, accs, w_bits=bits, a_bits=bits)
+    assert costs.fps[1] > costs.fps[0] and costs.energy_pj[1] < costs.energy_pj[0]
+    with pytest.raises(ConfigError, match="shape"):
+        MODEL.evaluate(wl, accs, w_bits=np.full((3,), 8))
+
+
+def test_bitfusion_packs_low_bit_macs() -> None:
+    wl = get_network("resnet20")
+    acc = Accelerator(pe_rows=16, pe_cols=16, mac_mode="bitfusion", glb_bits_per_cycle=4096,
+                      dram_bytes_per_cycle=256)
+    r8 = MODEL.report(wl.with_bits(8), acc)
+    r2 = MODEL.report(wl.with_bits(2), acc)
+    assert {ly.macs_per_pe_cycle for ly in r2.layers} == {16.0}
+    # Fill/drain of the systolic array does not shrink with packing; the rest does, 16x.
+    assert r2.fps > 2 * r8.fps
+    core8 = sum(ly.compute_cycles - ly.fill_cycles for ly in r8.layers)
+    core2 = sum(ly.compute_cycles - ly.fill_cycles for ly in r2.layers)
+    assert core8 / core2 == pytest.approx(16, rel=0.1)
+
+
+def test_infeasible_designs_carry_a_reason_never_nan() -> None:
+    wl = get_network("resnet20").with_bits(16)
+    rep = MODEL.report(wl, Accelerator(mac_bits=8))
+    assert not rep.feasible and "bit-width exceeds" in rep.infeasible_reason
+    assert rep.fps == 0 and rep.latency_cycles == np.inf
+    rep = MODEL.report(get_network("alexnet-conv"), Accelerator(dataflow="rs", rf_bytes=16))
+    assert not rep.feasible and "register file" in rep.infeasible_reason
+    assert "conv1" in rep.infeasible_reason
+    costs = MODEL.evaluate(get_network("resnet20"), get_design_space("edge").sample(5000, 0))
+    for arr in (costs.fps, costs.energy_pj, costs.area_mm2, costs.latency_cycles):
+        assert not np.isnan(arr).any()
+
+
+def test_eyeriss_anchor_within_30_percent() -> None:
+    rep = MODEL.report(get_network("alexnet-conv", batch=4).with_bits(16), eyeriss())
+    assert rep.feasible
+    assert abs(rep.fps / 35.0 - 1) <= 0.30
+    assert 0 < rep.dram_accesses_per_mac < 0.05
+
+
+def test_larger_rf_costs_more_area_and_per_access_energy() -> None:
+    wl = get_network("resnet20")
+    small = MODEL.report(wl, Accelerator(rf_bytes=16))
+    big = MODEL.report(wl, Accelerator(rf_bytes=512))
+    assert big.area_mm2 > small.area_mm2
+    assert big.energy_by_level_pj["rf"] > small.energy_by_level_pj["rf"]

@@ -1,0 +1,35 @@
+"""The ZigZag adapter runs in-process on the same inputs (needs the zigzag extra)."""
+
+from __future__ import annotations
+
+import pytest
+
+from coexplore import ConfigError
+from coexplore.accel_model import Accelerator, AnalyticalModel, get_network
+from coexplore.accel_model.zigzag_adapter import ZigZagModel, spatial_unrolling, zigzag_available
+
+pytestmark = pytest.mark.skipif(not zigzag_available(), reason="zigzag extra not installed")
+
+
+def test_same_mapping_gives_the_same_ideal_cycles() -> None:
+    wl = get_network("resnet20")
+    layer = wl.layers[3]  # 16 -> 16 channels, 3x3, 32x32
+    for df in ("ws", "rs"):
+        acc = Accelerator(pe_rows=16, pe_cols=16, dataflow=df)
+        res = ZigZagModel().evaluate_layer(layer, acc)
+        assert res.ok, res.error
+        ours = AnalyticalModel().report(wl, acc).layers[3]
+        assert ours.compute_cycles - ours.fill_cycles == res.ideal_cycles
+        assert res.energy_pj > 0 and res.latency_cycles >= res.ideal_cycles
+
+
+def test_spatial_unrolling_fills_greedily() -> None:
+    layer = get_network("resnet20").layers[0]  # C=3, 3x3
+    acc = Accelerator(pe_rows=16, pe_cols=8, dataflow="ws")
+    assert spatial_unrolling(layer, acc) == {"D1": [("C", 3), ("FY", 3)], "D2": [("K", 8)]}
+
+
+def test_bitfusion_is_refused_with_a_reason() -> None:
+    with pytest.raises(ConfigError, match="Bit Fusion"):
+        ZigZagModel().evaluate_layer(get_network("resnet20").layers[0],
+                                     Accelerator(mac_mode="bitfusion"))
