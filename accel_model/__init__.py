@@ -34,12 +34,31 @@ from coexplore.accel_model.tech import DEFAULT_TECH, Tech  # noqa: E402
 from coexplore.accel_model.workload import Layer, Workload  # noqa: E402
 
 __all__ = [
-    "DATAFLOWS", "MAC_MODES", "Accelerator", "AcceleratorBatch", "eyeriss",
-    "LEVELS", "AnalyticalModel", "CostModel",
-    "DESIGN_SPACES", "PARAMETERS", "DesignSpace", "get_design_space",
-    "NETWORKS", "get_network", "network_names", "pareto_mask",
-    "CostBatch", "CostReport", "LayerCost", "systolic_compute_cycles",
-    "DEFAULT_TECH", "Tech", "Layer", "Workload", "workload_from_torch",
+    "DATAFLOWS",
+    "MAC_MODES",
+    "Accelerator",
+    "AcceleratorBatch",
+    "eyeriss",
+    "LEVELS",
+    "AnalyticalModel",
+    "CostModel",
+    "DESIGN_SPACES",
+    "PARAMETERS",
+    "DesignSpace",
+    "get_design_space",
+    "NETWORKS",
+    "get_network",
+    "network_names",
+    "pareto_mask",
+    "CostBatch",
+    "CostReport",
+    "LayerCost",
+    "systolic_compute_cycles",
+    "DEFAULT_TECH",
+    "Tech",
+    "Layer",
+    "Workload",
+    "workload_from_torch",
 ]
 
 

@@ -9,8 +9,14 @@ from coexplore.accel_model.workload import Layer, Workload
 from coexplore.errors import ConfigError
 
 
-def workload_from_torch(module, input_shape: Sequence[int], *, name: str | None = None,  # noqa: ANN001
-                        w_bits: int = 8, a_bits: int = 8) -> Workload:
+def workload_from_torch(
+    module,
+    input_shape: Sequence[int],
+    *,
+    name: str | None = None,  # noqa: ANN001
+    w_bits: int = 8,
+    a_bits: int = 8,
+) -> Workload:
     """Runs one forward pass on zeros and records every Conv2d and Linear layer.
 
     Args:
@@ -37,8 +43,11 @@ def workload_from_torch(module, input_shape: Sequence[int], *, name: str | None 
         if isinstance(mod, nn.Conv2d):
             if mod.kernel_size[0] != mod.kernel_size[1] and False:
                 pass
-            if mod.stride[0] != mod.stride[1] or mod.padding[0] != mod.padding[1] or \
-                    isinstance(mod.padding, str):
+            if (
+                mod.stride[0] != mod.stride[1]
+                or mod.padding[0] != mod.padding[1]
+                or isinstance(mod.padding, str)
+            ):
                 raise ConfigError(f"{names[mod]}: only square stride and padding are supported.")
             g = mod.groups
             kind = "conv"
@@ -46,17 +55,50 @@ def workload_from_torch(module, input_shape: Sequence[int], *, name: str | None 
                 kind = "depthwise"
             elif mod.kernel_size == (1, 1) and g == 1:
                 kind = "pointwise"
-            layers.append(Layer(names[mod] or "conv", kind, mod.in_channels, mod.out_channels,
-                                int(x.shape[2]), int(x.shape[3]), mod.kernel_size[0],
-                                mod.kernel_size[1], mod.stride[0], int(mod.padding[0]), g,
-                                w_bits, a_bits, batch))
+            layers.append(
+                Layer(
+                    names[mod] or "conv",
+                    kind,
+                    mod.in_channels,
+                    mod.out_channels,
+                    int(x.shape[2]),
+                    int(x.shape[3]),
+                    mod.kernel_size[0],
+                    mod.kernel_size[1],
+                    mod.stride[0],
+                    int(mod.padding[0]),
+                    g,
+                    w_bits,
+                    a_bits,
+                    batch,
+                )
+            )
         else:
             tokens = int(x.numel() // (x.shape[-1] * batch))
-            layers.append(Layer(names[mod] or "linear", "linear", mod.in_features,
-                                mod.out_features, tokens, 1, 1, 1, 1, 0, 1, w_bits, a_bits, batch))
+            layers.append(
+                Layer(
+                    names[mod] or "linear",
+                    "linear",
+                    mod.in_features,
+                    mod.out_features,
+                    tokens,
+                    1,
+                    1,
+                    1,
+                    1,
+                    0,
+                    1,
+                    w_bits,
+                    a_bits,
+                    batch,
+                )
+            )
 
-    handles = [m.register_forward_hook(hook) for m in module.modules()
-               if isinstance(m, nn.Conv2d | nn.Linear)]
+    handles = [
+        m.register_forward_hook(hook)
+        for m in module.modules()
+        if isinstance(m, nn.Conv2d | nn.Linear)
+    ]
     if not handles:
         raise ConfigError(f"{type(module).__name__} has no Conv2d or Linear layer to price.")
     was_training = module.training
@@ -67,8 +109,9 @@ def workload_from_torch(module, input_shape: Sequence[int], *, name: str | None 
         with torch.no_grad():
             module(torch.zeros(tuple(input_shape), device=device))
     except RuntimeError as exc:
-        raise ConfigError(f"input shape {tuple(input_shape)} does not fit the module: {exc}") \
-            from None
+        raise ConfigError(
+            f"input shape {tuple(input_shape)} does not fit the module: {exc}"
+        ) from None
     finally:
         for h in handles:
             h.remove()

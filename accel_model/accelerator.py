@@ -78,7 +78,8 @@ class Accelerator(ConfigBase):
         mode = "bf8" if self.mac_mode == "bitfusion" else f"fixed{self.mac_bits}"
         return (
             f"{self.pe_rows}x{self.pe_cols} {self.dataflow} {mode} rf{self.rf_bytes}B "
-            f"glb{self.glb_kib}KiB glb-bw{self.glb_bits_per_cycle}b dram{self.dram_bytes_per_cycle:g}B "
+            f"glb{self.glb_kib}KiB glb-bw{self.glb_bits_per_cycle}b "
+            f"dram{self.dram_bytes_per_cycle:g}B "
             f"{self.clock_hz / 1e6:g}MHz"
         )
 
@@ -135,8 +136,9 @@ class AcceleratorBatch:
         return cls(**cols)
 
     def take(self, idx: np.ndarray | slice) -> AcceleratorBatch:
-        return AcceleratorBatch(**{f.name: getattr(self, f.name)[idx]
-                                   for f in dataclasses.fields(self)})
+        return AcceleratorBatch(
+            **{f.name: getattr(self, f.name)[idx] for f in dataclasses.fields(self)}
+        )
 
     def get(self, i: int) -> Accelerator:
         """The ``i``-th configuration as an :class:`Accelerator`."""
@@ -160,6 +162,15 @@ def eyeriss() -> Accelerator:
     The off-chip link is 64 bits at 60 MHz (480 MB/s), i.e. 2.4 bytes per 200 MHz core cycle.
     Three 64-bit buses (ifmap, filter, psum) connect the GLB and the array: 192 bits per cycle.
     """
-    return Accelerator(pe_rows=12, pe_cols=14, rf_bytes=512, glb_kib=108, glb_bits_per_cycle=192,
-                       dram_bytes_per_cycle=2.4, clock_hz=200e6, dataflow="rs",
-                       mac_mode="fixed", mac_bits=16)
+    return Accelerator(
+        pe_rows=12,
+        pe_cols=14,
+        rf_bytes=512,
+        glb_kib=108,
+        glb_bits_per_cycle=192,
+        dram_bytes_per_cycle=2.4,
+        clock_hz=200e6,
+        dataflow="rs",
+        mac_mode="fixed",
+        mac_bits=16,
+    )

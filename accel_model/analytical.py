@@ -38,9 +38,21 @@ from coexplore.errors import ConfigError
 __all__ = ["CostModel", "AnalyticalModel", "LEVELS"]
 
 LEVELS = ("mac", "rf", "glb", "dram", "leakage")
-_PER_LAYER_KEYS = ("cycles", "compute_cycles", "fill_cycles", "energy_pj", "energy_mac_pj", "energy_rf_pj",
-                   "energy_glb_pj", "energy_dram_pj", "rf_bits", "glb_bits", "dram_bits",
-                   "utilisation", "macs_per_pe_cycle")
+_PER_LAYER_KEYS = (
+    "cycles",
+    "compute_cycles",
+    "fill_cycles",
+    "energy_pj",
+    "energy_mac_pj",
+    "energy_rf_pj",
+    "energy_glb_pj",
+    "energy_dram_pj",
+    "rf_bits",
+    "glb_bits",
+    "dram_bits",
+    "utilisation",
+    "macs_per_pe_cycle",
+)
 
 
 class CostModel:
@@ -53,9 +65,15 @@ class CostModel:
     name = "abstract"
     version = "0"
 
-    def evaluate(self, workload: Workload, accs: AcceleratorBatch | Sequence[Accelerator], *,
-                 w_bits: np.ndarray | None = None, a_bits: np.ndarray | None = None,
-                 per_layer: bool = False) -> CostBatch:
+    def evaluate(
+        self,
+        workload: Workload,
+        accs: AcceleratorBatch | Sequence[Accelerator],
+        *,
+        w_bits: np.ndarray | None = None,
+        a_bits: np.ndarray | None = None,
+        per_layer: bool = False,
+    ) -> CostBatch:
         raise NotImplementedError
 
     def report(self, workload: Workload, acc: Accelerator) -> CostReport:
@@ -86,9 +104,15 @@ class AnalyticalModel(CostModel):
         self.tech = tech
         self.chunk = int(chunk)
 
-    def evaluate(self, workload: Workload, accs: AcceleratorBatch | Sequence[Accelerator], *,
-                 w_bits: np.ndarray | None = None, a_bits: np.ndarray | None = None,
-                 per_layer: bool = False) -> CostBatch:
+    def evaluate(
+        self,
+        workload: Workload,
+        accs: AcceleratorBatch | Sequence[Accelerator],
+        *,
+        w_bits: np.ndarray | None = None,
+        a_bits: np.ndarray | None = None,
+        per_layer: bool = False,
+    ) -> CostBatch:
         """Costs of ``workload`` on every configuration in ``accs``.
 
         Args:
@@ -101,8 +125,11 @@ class AnalyticalModel(CostModel):
         Returns:
             A :class:`CostBatch` with one entry per configuration.
         """
-        batch = accs if isinstance(accs, AcceleratorBatch) else \
-            AcceleratorBatch.from_accelerators(list(accs))
+        batch = (
+            accs
+            if isinstance(accs, AcceleratorBatch)
+            else AcceleratorBatch.from_accelerators(list(accs))
+        )
         la = workload.arrays()
         n_layers, m = len(workload), len(batch)
         wb = _bits(la.w_bits if w_bits is None else w_bits, n_layers, m, "w_bits")
@@ -110,13 +137,25 @@ class AnalyticalModel(CostModel):
         parts = []
         for start in range(0, m, self.chunk):
             sl = slice(start, min(m, start + self.chunk))
-            parts.append(self._evaluate_block(
-                la, batch.take(sl), wb if wb.shape[1] == 1 else wb[:, sl],
-                ab if ab.shape[1] == 1 else ab[:, sl], per_layer))
+            parts.append(
+                self._evaluate_block(
+                    la,
+                    batch.take(sl),
+                    wb if wb.shape[1] == 1 else wb[:, sl],
+                    ab if ab.shape[1] == 1 else ab[:, sl],
+                    per_layer,
+                )
+            )
         return CostBatch.concatenate(parts, workload.layer_names)
 
-    def _evaluate_block(self, la: LayerArrays, acc: AcceleratorBatch, wb: np.ndarray,
-                        ab: np.ndarray, per_layer: bool) -> CostBatch:
+    def _evaluate_block(
+        self,
+        la: LayerArrays,
+        acc: AcceleratorBatch,
+        wb: np.ndarray,
+        ab: np.ndarray,
+        per_layer: bool,
+    ) -> CostBatch:
         t = self.tech
 
         def col(x: np.ndarray) -> np.ndarray:
@@ -149,8 +188,12 @@ class AnalyticalModel(CostModel):
         t_len = np.where(is_ws, npq, crs)
         folds_r = np.ceil(sr / rows)
         folds_c = np.ceil(k / cols)
-        sys_cycles = g * folds_r * folds_c * (
-            np.ceil(t_len / pack) + rows + cols - 2 + np.where(is_ws, rows, 0.0))
+        sys_cycles = (
+            g
+            * folds_r
+            * folds_c
+            * (np.ceil(t_len / pack) + rows + cols - 2 + np.where(is_ws, rows, 0.0))
+        )
 
         # Row-stationary.
         ru = np.minimum(r, rows)
@@ -159,12 +202,16 @@ class AnalyticalModel(CostModel):
         pc = np.minimum(p, cols)
         kr = np.clip(np.floor(cols / pc), 1, k)
         c_folds, p_folds, k_folds = np.ceil(c / cr), np.ceil(p / pc), np.ceil(k / kr)
-        rs_cycles = g * n * r_folds * c_folds * p_folds * k_folds * np.ceil(s * q / pack) \
-            + rows + cols
+        rs_cycles = (
+            g * n * r_folds * c_folds * p_folds * k_folds * np.ceil(s * q / pack) + rows + cols
+        )
         compute = np.where(is_rs, rs_cycles, sys_cycles)
         # Pipeline fill and drain inside ``compute``: systolic skew per fold, rs start-up.
-        fill = np.where(is_rs, rows + cols, g * folds_r * folds_c * (
-            rows + cols - 2 + np.where(is_ws, rows, 0.0)))
+        fill = np.where(
+            is_rs,
+            rows + cols,
+            g * folds_r * folds_c * (rows + cols - 2 + np.where(is_ws, rows, 0.0)),
+        )
 
         # RF: one tile must fit; in rs, spare RF keeps more filters per PE (input reuse).
         rf_bits_cap = row(acc.rf_bytes) * 8
@@ -181,6 +228,16 @@ class AnalyticalModel(CostModel):
         o_noc = g * npq * k * ((2 * psum_folds - 2) * pb + ab)
         o_noc = np.where(df == 1, o_size, o_noc)  # os: partial sums never leave the PE
         w_noc = np.where(is_ws, w_size, g * folds_r * k * crs * wb)
+        # ws: each column's partial sums for a chunk of output pixels can stay in the PEs'
+        # RFs across all row folds; the weights are then reloaded once per chunk. Take the
+        # cheaper of spilling partial sums to the GLB and chunking.
+        out_per_pe = np.maximum(1.0, np.floor((rf_bits_cap - pack * (wb + ab)) / pb))
+        chunks = np.ceil(npq / out_per_pe)
+        chunked = g * npq * k * ab + w_size * chunks
+        spill = o_noc + w_size
+        ws_chunk = is_ws & (chunked < spill)
+        o_noc = np.where(ws_chunk, g * npq * k * ab, o_noc)
+        w_noc = np.where(ws_chunk, w_size * chunks, w_noc)
         w_noc = np.where(is_rs, w_size * n * p_folds, w_noc)
         i_noc = np.where(is_rs, i_size * np.ceil(k_folds / kp), g * folds_c * npq * crs * ab)
         glb_bits = w_noc + i_noc + o_noc
@@ -200,12 +257,20 @@ class AnalyticalModel(CostModel):
         glb_ok = min_w_tile + min_i_tile <= cap
 
         # Latency: double-buffered tiles, so the slowest resource sets the pace.
-        cycles = np.maximum(compute, np.maximum(glb_bits / row(acc.glb_bits_per_cycle),
-                                                dram_bits / (8.0 * row(acc.dram_bytes_per_cycle))))
+        cycles = np.maximum(
+            compute,
+            np.maximum(
+                glb_bits / row(acc.glb_bits_per_cycle),
+                dram_bits / (8.0 * row(acc.dram_bytes_per_cycle)),
+            ),
+        )
 
         # Energy (pJ).
-        e_mult = np.where(bitfusion, t.mult_pj_per_bit2 * wq * aq * t.bitfusion_energy_overhead,
-                          t.mult_pj_per_bit2 * wb * ab)
+        e_mult = np.where(
+            bitfusion,
+            t.mult_pj_per_bit2 * wq * aq * t.bitfusion_energy_overhead,
+            t.mult_pj_per_bit2 * wb * ab,
+        )
         e_mac = macs * (e_mult + t.add_pj_per_bit * pb)
         rf_bits = macs * (wb + ab + 2 * pb) + w_noc + i_noc
         e_rf = rf_bits * t.rf_pj_per_bit(row(acc.rf_bytes))
@@ -214,8 +279,11 @@ class AnalyticalModel(CostModel):
         e_dram = dram_bits * t.dram_pj_per_bit
 
         # Area (mm^2) per configuration.
-        mac_area = np.where(acc.mac_mode == 1, t.mac_mm2_8x8 * t.bitfusion_area_overhead,
-                            t.mac_mm2_8x8 * (acc.mac_bits / 8.0) ** 2)
+        mac_area = np.where(
+            acc.mac_mode == 1,
+            t.mac_mm2_8x8 * t.bitfusion_area_overhead,
+            t.mac_mm2_8x8 * (acc.mac_bits / 8.0) ** 2,
+        )
         pe_area = mac_area + acc.rf_bytes * 8 * t.rf_mm2_per_bit + t.pe_overhead_mm2
         area = acc.pe_rows * acc.pe_cols * pe_area + acc.glb_kib * t.sram_mm2_per_kib + t.fixed_mm2
 
@@ -244,27 +312,40 @@ class AnalyticalModel(CostModel):
             "rf_bits": rf_bits.sum(axis=0),
             "glb_bits": glb_bits.sum(axis=0),
             "dram_bits": dram_bits.sum(axis=0),
-            "utilisation": np.broadcast_to(macs / pack, cycles.shape).sum(axis=0) / (cyc_total * pes),
+            "utilisation": np.broadcast_to(macs / pack, cycles.shape).sum(axis=0)
+            / (cyc_total * pes),
         }
         energy = energy_layers.sum(axis=0)
         layers = None
         if per_layer:
             bc = np.broadcast_to
             layers = {
-                "cycles": cycles, "compute_cycles": bc(compute, cycles.shape),
+                "cycles": cycles,
+                "compute_cycles": bc(compute, cycles.shape),
                 "fill_cycles": bc(fill, cycles.shape),
-                "energy_pj": energy_layers, "energy_mac_pj": bc(e_mac, cycles.shape),
-                "energy_rf_pj": e_rf, "energy_glb_pj": e_glb, "energy_dram_pj": e_dram,
-                "rf_bits": bc(rf_bits, cycles.shape), "glb_bits": glb_bits,
+                "energy_pj": energy_layers,
+                "energy_mac_pj": bc(e_mac, cycles.shape),
+                "energy_rf_pj": e_rf,
+                "energy_glb_pj": e_glb,
+                "energy_dram_pj": e_dram,
+                "rf_bits": bc(rf_bits, cycles.shape),
+                "glb_bits": glb_bits,
                 "dram_bits": bc(dram_bits, cycles.shape),
                 "utilisation": macs / (pack * cycles * pes[None, :]),
                 "macs_per_pe_cycle": bc(pack, cycles.shape),
             }
             layers = {key: np.array(v, dtype=np.float64) for key, v in layers.items()}
         return CostBatch.from_totals(
-            tot, energy=energy, area_mm2=area, clock_hz=clock, feasible=feasible,
-            reason_code=reason.astype(np.int8), reason_layer=bad_layer.astype(np.int32),
-            layers=layers, batch=int(la.batch[0]))
+            tot,
+            energy=energy,
+            area_mm2=area,
+            clock_hz=clock,
+            feasible=feasible,
+            reason_code=reason.astype(np.int8),
+            reason_layer=bad_layer.astype(np.int32),
+            layers=layers,
+            batch=int(la.batch[0]),
+        )
 
 
 def _bits(value: np.ndarray, n_layers: int, m: int, name: str) -> np.ndarray:
@@ -285,31 +366,58 @@ def _to_report(workload: Workload, acc: Accelerator, batch: CostBatch) -> CostRe
     layers = []
     for i, ly in enumerate(workload.layers):
         get = {key: float(batch.layers[key][i, 0]) for key in _PER_LAYER_KEYS}
-        layers.append(LayerCost(
-            name=ly.name, kind=ly.kind, macs=ly.macs, w_bits=ly.w_bits, a_bits=ly.a_bits,
-            latency_cycles=get["cycles"], compute_cycles=get["compute_cycles"],
-            fill_cycles=get["fill_cycles"],
-            stall_cycles=get["cycles"] - get["compute_cycles"] if get["cycles"] > get[
-                "compute_cycles"] else 0.0,
-            utilisation=get["utilisation"], macs_per_pe_cycle=get["macs_per_pe_cycle"],
-            energy_pj=get["energy_pj"], energy_mac_pj=get["energy_mac_pj"],
-            energy_rf_pj=get["energy_rf_pj"], energy_glb_pj=get["energy_glb_pj"],
-            energy_dram_pj=get["energy_dram_pj"], rf_bits=get["rf_bits"],
-            glb_bits=get["glb_bits"], dram_bits=get["dram_bits"]))
+        layers.append(
+            LayerCost(
+                name=ly.name,
+                kind=ly.kind,
+                macs=ly.macs,
+                w_bits=ly.w_bits,
+                a_bits=ly.a_bits,
+                latency_cycles=get["cycles"],
+                compute_cycles=get["compute_cycles"],
+                fill_cycles=get["fill_cycles"],
+                stall_cycles=get["cycles"] - get["compute_cycles"]
+                if get["cycles"] > get["compute_cycles"]
+                else 0.0,
+                utilisation=get["utilisation"],
+                macs_per_pe_cycle=get["macs_per_pe_cycle"],
+                energy_pj=get["energy_pj"],
+                energy_mac_pj=get["energy_mac_pj"],
+                energy_rf_pj=get["energy_rf_pj"],
+                energy_glb_pj=get["energy_glb_pj"],
+                energy_dram_pj=get["energy_dram_pj"],
+                rf_bits=get["rf_bits"],
+                glb_bits=get["glb_bits"],
+                dram_bits=get["dram_bits"],
+            )
+        )
     reason = reason_text(int(batch.reason_code[0]), workload, int(batch.reason_layer[0]), acc)
     return CostReport(
-        workload=workload.name, accelerator=acc, batch=workload.batch,
-        macs=workload.total_macs, feasible=bool(batch.feasible[0]), infeasible_reason=reason,
-        latency_cycles=float(batch.latency_cycles[0]), latency_s=float(batch.latency_s[0]),
-        fps=float(batch.fps[0]), energy_pj=float(batch.energy_pj[0]),
-        area_mm2=float(batch.area_mm2[0]), power_mw=float(batch.power_mw[0]),
-        edp_pj_s=float(batch.edp_pj_s[0]), utilisation=float(batch.utilisation[0]),
+        workload=workload.name,
+        accelerator=acc,
+        batch=workload.batch,
+        macs=workload.total_macs,
+        feasible=bool(batch.feasible[0]),
+        infeasible_reason=reason,
+        latency_cycles=float(batch.latency_cycles[0]),
+        latency_s=float(batch.latency_s[0]),
+        fps=float(batch.fps[0]),
+        energy_pj=float(batch.energy_pj[0]),
+        area_mm2=float(batch.area_mm2[0]),
+        power_mw=float(batch.power_mw[0]),
+        edp_pj_s=float(batch.edp_pj_s[0]),
+        utilisation=float(batch.utilisation[0]),
         energy_by_level_pj={
-            "mac": float(batch.energy_mac_pj[0]), "rf": float(batch.energy_rf_pj[0]),
-            "glb": float(batch.energy_glb_pj[0]), "dram": float(batch.energy_dram_pj[0]),
-            "leakage": float(batch.energy_leak_pj[0])},
+            "mac": float(batch.energy_mac_pj[0]),
+            "rf": float(batch.energy_rf_pj[0]),
+            "glb": float(batch.energy_glb_pj[0]),
+            "dram": float(batch.energy_dram_pj[0]),
+            "leakage": float(batch.energy_leak_pj[0]),
+        },
         accesses_by_level_bits={
-            "rf": float(batch.rf_bits[0]), "glb": float(batch.glb_bits[0]),
-            "dram": float(batch.dram_bits[0])},
-        layers=tuple(layers))
-
+            "rf": float(batch.rf_bits[0]),
+            "glb": float(batch.glb_bits[0]),
+            "dram": float(batch.dram_bits[0]),
+        },
+        layers=tuple(layers),
+    )

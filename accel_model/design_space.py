@@ -15,8 +15,17 @@ from coexplore.registry import Registry
 __all__ = ["DesignSpace", "DESIGN_SPACES", "get_design_space", "PARAMETERS"]
 
 # Order of parameters in index arrays and encodings.
-PARAMETERS = ("pe_rows", "pe_cols", "rf_bytes", "glb_kib", "glb_bits_per_cycle",
-              "dram_bytes_per_cycle", "clock_hz", "dataflow", "mac_mode")
+PARAMETERS = (
+    "pe_rows",
+    "pe_cols",
+    "rf_bytes",
+    "glb_kib",
+    "glb_bits_per_cycle",
+    "dram_bytes_per_cycle",
+    "clock_hz",
+    "dataflow",
+    "mac_mode",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,9 +92,7 @@ class DesignSpace:
         """Choice indices (n, n_params) -> an :class:`AcceleratorBatch`."""
         idx = np.asarray(indices)
         if idx.ndim != 2 or idx.shape[1] != len(PARAMETERS):
-            raise ConfigError(
-                f"indices must have shape (n, {len(PARAMETERS)}), got {idx.shape}."
-            )
+            raise ConfigError(f"indices must have shape (n, {len(PARAMETERS)}), got {idx.shape}.")
         cols: dict[str, np.ndarray] = {}
         for j, p in enumerate(PARAMETERS):
             vals = self.choices[p]
@@ -123,7 +130,7 @@ class DesignSpace:
             )
         cols, offset = [], 0
         for s in self.sizes:
-            cols.append(enc[:, offset:offset + s].argmax(axis=1))
+            cols.append(enc[:, offset : offset + s].argmax(axis=1))
             offset += s
         return np.stack(cols, axis=1)
 
@@ -145,28 +152,40 @@ DESIGN_SPACES: Registry = Registry("design space")
 # network binds: ResNet-20 needs ~41 MMAC per frame, i.e. >= 1.2 GMAC/s at 30 fps, which a
 # 4x4 array at 100 MHz (1.6 GMAC/s peak) only just reaches; 2-PE rows/columns and 50 MHz
 # extend the space below the bound.
-DESIGN_SPACES.register("edge", DesignSpace("edge", {
-    "pe_rows": (2, 4, 8, 12, 16, 24, 32),
-    "pe_cols": (2, 4, 8, 14, 16, 24, 32),
-    "rf_bytes": (16, 64, 256, 512),
-    "glb_kib": (16, 32, 64, 128, 256, 512),
-    "glb_bits_per_cycle": (64, 128, 256, 512),
-    "dram_bytes_per_cycle": (4.0, 8.0, 16.0, 32.0),
-    "clock_hz": (50e6, 100e6, 200e6, 400e6),
-    "dataflow": DATAFLOWS,
-    "mac_mode": MAC_MODES,
-}))
-DESIGN_SPACES.register("tiny", DesignSpace("tiny", {
-    "pe_rows": (4, 8),
-    "pe_cols": (4, 8),
-    "rf_bytes": (64, 256),
-    "glb_kib": (32, 128),
-    "glb_bits_per_cycle": (128,),
-    "dram_bytes_per_cycle": (8.0,),
-    "clock_hz": (200e6,),
-    "dataflow": DATAFLOWS,
-    "mac_mode": MAC_MODES,
-}))
+DESIGN_SPACES.register(
+    "edge",
+    DesignSpace(
+        "edge",
+        {
+            "pe_rows": (2, 4, 8, 12, 16, 24, 32),
+            "pe_cols": (2, 4, 8, 14, 16, 24, 32),
+            "rf_bytes": (16, 64, 256, 512),
+            "glb_kib": (16, 32, 64, 128, 256, 512),
+            "glb_bits_per_cycle": (64, 128, 256, 512),
+            "dram_bytes_per_cycle": (4.0, 8.0, 16.0, 32.0),
+            "clock_hz": (50e6, 100e6, 200e6, 400e6),
+            "dataflow": DATAFLOWS,
+            "mac_mode": MAC_MODES,
+        },
+    ),
+)
+DESIGN_SPACES.register(
+    "tiny",
+    DesignSpace(
+        "tiny",
+        {
+            "pe_rows": (4, 8),
+            "pe_cols": (4, 8),
+            "rf_bytes": (64, 256),
+            "glb_kib": (32, 128),
+            "glb_bits_per_cycle": (128,),
+            "dram_bytes_per_cycle": (8.0,),
+            "clock_hz": (200e6,),
+            "dataflow": DATAFLOWS,
+            "mac_mode": MAC_MODES,
+        },
+    ),
+)
 
 
 def get_design_space(name: str) -> DesignSpace:

@@ -11,8 +11,16 @@ __all__ = ["NETWORKS", "get_network", "network_names"]
 NETWORKS: Registry = Registry("network")
 
 
-def _conv(name: str, c: int, k: int, hw: int, kernel: int, stride: int = 1,
-          groups: int = 1, kind: str = "conv") -> tuple[Layer, int]:
+def _conv(
+    name: str,
+    c: int,
+    k: int,
+    hw: int,
+    kernel: int,
+    stride: int = 1,
+    groups: int = 1,
+    kind: str = "conv",
+) -> tuple[Layer, int]:
     pad = kernel // 2
     layer = Layer(name, kind, c, k, hw, hw, kernel, kernel, stride, pad, groups)
     return layer, conv_out(hw, kernel, stride, pad)
@@ -44,8 +52,15 @@ def resnet_cifar(depth: int) -> Workload:
 
 # (expansion, out channels, blocks, first stride): the common CIFAR adaptation of MobileNetV2
 # keeps stride 1 in the stem and in the second stage so that 32x32 ends at 4x4.
-_MBV2_CIFAR = ((1, 16, 1, 1), (6, 24, 2, 1), (6, 32, 3, 2), (6, 64, 4, 2),
-               (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
+_MBV2_CIFAR = (
+    (1, 16, 1, 1),
+    (6, 24, 2, 1),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+)
 
 
 def mobilenetv2_cifar(num_classes: int = 10) -> Workload:
@@ -63,8 +78,9 @@ def mobilenetv2_cifar(num_classes: int = 10) -> Workload:
             if expansion != 1:
                 pw, _ = _conv(f"{prefix}.expand", c, hidden, hw, 1, kind="pointwise")
                 layers.append(pw)
-            dw, hw2 = _conv(f"{prefix}.dw", hidden, hidden, hw, 3, stride, groups=hidden,
-                            kind="depthwise")
+            dw, hw2 = _conv(
+                f"{prefix}.dw", hidden, hidden, hw, 3, stride, groups=hidden, kind="depthwise"
+            )
             proj, _ = _conv(f"{prefix}.project", hidden, out, hw2, 1, kind="pointwise")
             layers += [dw, proj]
             c, hw = out, hw2
@@ -85,8 +101,11 @@ def alexnet(conv_only: bool = False) -> Workload:
     )
     layers = [Layer(n, "conv", c, k, hw, hw, kk, kk, s, p, g) for n, c, k, hw, kk, s, p, g in spec]
     if not conv_only:
-        layers += [Layer("fc6", "linear", 9216, 4096), Layer("fc7", "linear", 4096, 4096),
-                   Layer("fc8", "linear", 4096, 1000)]
+        layers += [
+            Layer("fc6", "linear", 9216, 4096),
+            Layer("fc7", "linear", 4096, 4096),
+            Layer("fc8", "linear", 4096, 1000),
+        ]
     return Workload("alexnet-conv" if conv_only else "alexnet", tuple(layers))
 
 
@@ -102,8 +121,20 @@ def resnet18_imagenet() -> Workload:
             b, _ = _conv(f"layer{stage}.{block}.conv2", width, width, hw2, 3, 1)
             layers += [a, b]
             if stride != 1 or c != width:
-                layers.append(Layer(f"layer{stage}.{block}.downsample", "pointwise", c, width,
-                                    hw, hw, 1, 1, stride, 0))
+                layers.append(
+                    Layer(
+                        f"layer{stage}.{block}.downsample",
+                        "pointwise",
+                        c,
+                        width,
+                        hw,
+                        hw,
+                        1,
+                        1,
+                        stride,
+                        0,
+                    )
+                )
             c, hw = width, hw2
     layers.append(Layer("fc", "linear", 512, 1000))
     return Workload("resnet18", tuple(layers))

@@ -27,9 +27,19 @@ _FIXES = {
     3: "choose a larger glb_kib",
 }
 
-_TOTAL_FIELDS = ("latency_cycles", "compute_cycles", "energy_mac_pj", "energy_rf_pj",
-                 "energy_glb_pj", "energy_dram_pj", "energy_leak_pj", "rf_bits", "glb_bits",
-                 "dram_bits", "utilisation")
+_TOTAL_FIELDS = (
+    "latency_cycles",
+    "compute_cycles",
+    "energy_mac_pj",
+    "energy_rf_pj",
+    "energy_glb_pj",
+    "energy_dram_pj",
+    "energy_leak_pj",
+    "rf_bits",
+    "glb_bits",
+    "dram_bits",
+    "utilisation",
+)
 
 
 def reason_text(code: int, workload: Workload, layer: int, acc: Accelerator | None = None) -> str:
@@ -82,10 +92,19 @@ class CostBatch:
         return self.latency_cycles - self.compute_cycles
 
     @classmethod
-    def from_totals(cls, tot: dict[str, np.ndarray], *, energy: np.ndarray,
-                    area_mm2: np.ndarray, clock_hz: np.ndarray, feasible: np.ndarray,
-                    reason_code: np.ndarray, reason_layer: np.ndarray,
-                    layers: dict[str, np.ndarray] | None, batch: int = 1) -> CostBatch:
+    def from_totals(
+        cls,
+        tot: dict[str, np.ndarray],
+        *,
+        energy: np.ndarray,
+        area_mm2: np.ndarray,
+        clock_hz: np.ndarray,
+        feasible: np.ndarray,
+        reason_code: np.ndarray,
+        reason_layer: np.ndarray,
+        layers: dict[str, np.ndarray] | None,
+        batch: int = 1,
+    ) -> CostBatch:
         cycles = np.where(feasible, tot["latency_cycles"], np.inf)
         energy = np.where(feasible, energy, np.inf)
         latency_s = cycles / clock_hz
@@ -93,10 +112,20 @@ class CostBatch:
             fps = np.where(feasible, batch / latency_s, 0.0)  # frames, not calls
             power_mw = np.where(feasible, energy * 1e-12 / latency_s * 1e3, np.inf)
         fields = {key: tot[key] for key in _TOTAL_FIELDS if key != "latency_cycles"}
-        return cls(latency_cycles=cycles, latency_s=latency_s, fps=fps, energy_pj=energy,
-                   area_mm2=np.asarray(area_mm2, dtype=np.float64), power_mw=power_mw,
-                   edp_pj_s=energy * latency_s, feasible=feasible, reason_code=reason_code,
-                   reason_layer=reason_layer, layers=layers, **fields)
+        return cls(
+            latency_cycles=cycles,
+            latency_s=latency_s,
+            fps=fps,
+            energy_pj=energy,
+            area_mm2=np.asarray(area_mm2, dtype=np.float64),
+            power_mw=power_mw,
+            edp_pj_s=energy * latency_s,
+            feasible=feasible,
+            reason_code=reason_code,
+            reason_layer=reason_layer,
+            layers=layers,
+            **fields,
+        )
 
     @classmethod
     def concatenate(cls, parts: list[CostBatch], layer_names: list[str]) -> CostBatch:
@@ -108,8 +137,10 @@ class CostBatch:
                 if parts[0].layers is None:
                     kw[f.name] = None
                 else:
-                    kw[f.name] = {k: np.concatenate([pt.layers[k] for pt in parts], axis=1)
-                                  for k in parts[0].layers}
+                    kw[f.name] = {
+                        k: np.concatenate([pt.layers[k] for pt in parts], axis=1)
+                        for k in parts[0].layers
+                    }
             else:
                 kw[f.name] = np.concatenate([getattr(pt, f.name) for pt in parts])
         return cls(**kw)

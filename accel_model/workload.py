@@ -58,8 +58,17 @@ class Layer:
                 f"layer {self.name!r}: `kind` must be one of {', '.join(LAYER_KINDS)}, "
                 f"but got {self.kind!r}."
             )
-        for field in ("in_channels", "out_channels", "in_h", "in_w", "kernel_h", "kernel_w",
-                      "stride", "groups", "batch"):
+        for field in (
+            "in_channels",
+            "out_channels",
+            "in_h",
+            "in_w",
+            "kernel_h",
+            "kernel_w",
+            "stride",
+            "groups",
+            "batch",
+        ):
             value = getattr(self, field)
             if not isinstance(value, int | np.integer) or value < 1:
                 raise ConfigError(

@@ -10,12 +10,15 @@ modelling and not from the inputs:
   FY then C, columns OY then K. For ``ws``/``os`` this equals the analytical model's im2col
   (GEMM) unrolling whenever the greedy factors fill the rows the same way; the bench reports
   per-layer cycle errors on exactly those layers;
-- the same memory hierarchy (per-PE RF shared by W/I/O, one GLB, DRAM) with the same sizes,
+- the same memory hierarchy (per-PE RF, here one per operand sized in proportion to its
+  bit-width so no access is charged for bits it does not move; one GLB; DRAM) with the same sizes,
   bandwidths and per-bit access energies (:class:`~coexplore.accel_model.tech.Tech`), and the
   same MAC energy for the layer's bit-widths (ZigZag has one MAC energy per accelerator, so
   an accelerator is built per layer);
-- a fixed temporal loop order per dataflow (the stationary operand's irrelevant loops
-  innermost), so ZigZag does not search mappings the analytical model does not consider.
+- two fixed temporal loop orders per dataflow (the stationary operand's irrelevant loops
+  innermost, or the reduction innermost), each loop split into its prime factors so ZigZag's
+  allocator can fill every memory level; the lower-energy result is kept. ZigZag's own loop
+  order search (LOMA) takes seconds per layer and is available as ``search_mapping=True``.
 
 Not modelled by ZigZag: systolic fill/drain (the analytical ``ws``/``os`` include it) and
 Bit Fusion packing (fidelity is measured on fixed-precision configurations).
@@ -56,6 +59,7 @@ class ZigZagLayerResult:
     latency_cycles: float
     ideal_cycles: float
     energy_pj: float
+    dram_energy_pj: float
     spatial_utilisation: float
     ok: bool
     error: str = ""
@@ -63,16 +67,26 @@ class ZigZagLayerResult:
 
 def _dims(layer: Layer) -> dict[str, int]:
     g = layer.groups
-    return {"B": layer.batch, "G": g, "K": layer.out_channels // g, "C": layer.in_channels // g,
-            "OY": layer.out_h, "OX": layer.out_w, "FY": layer.kernel_h, "FX": layer.kernel_w}
+    return {
+        "B": layer.batch,
+        "G": g,
+        "K": layer.out_channels // g,
+        "C": layer.in_channels // g,
+        "OY": layer.out_h,
+        "OX": layer.out_w,
+        "FY": layer.kernel_h,
+        "FX": layer.kernel_w,
+    }
 
 
 def spatial_unrolling(layer: Layer, acc: Accelerator) -> dict[str, list[tuple[str, int]]]:
     """Per array dimension (D1 = rows, D2 = columns): (loop, factor) pairs, greedy fill."""
     d = _dims(layer)
-    order = {"ws": (("C", "FY", "FX"), ("K",)),
-             "os": (("OX", "OY", "B"), ("K",)),
-             "rs": (("FY", "C"), ("OY", "K"))}[acc.dataflow]
+    order = {
+        "ws": (("C", "FY", "FX"), ("K",)),
+        "os": (("OX", "OY", "B"), ("K",)),
+        "rs": (("FY", "C"), ("OY", "K")),
+    }[acc.dataflow]
     out: dict[str, list[tuple[str, int]]] = {}
     for axis, size, loops in (("D1", acc.pe_rows, order[0]), ("D2", acc.pe_cols, order[1])):
         left, pairs = size, []
@@ -85,11 +99,35 @@ def spatial_unrolling(layer: Layer, acc: Accelerator) -> dict[str, list[tuple[st
     return out
 
 
-_TEMPORAL_ORDER = {  # innermost first
-    "ws": ("OX", "OY", "B", "FX", "FY", "C", "K", "G"),
-    "os": ("FX", "FY", "C", "OX", "OY", "B", "K", "G"),
-    "rs": ("FX", "C", "OX", "K", "FY", "OY", "B", "G"),  # psums accumulate over C in the PE
+# Innermost first. Each dataflow has its natural order (the stationary operand's irrelevant
+# loops innermost) and one with the reduction innermost, which keeps partial sums low in the
+# hierarchy when a buffer is small. ZigZag runs both; the lower-energy result is kept.
+_TEMPORAL_ORDERS = {
+    "ws": (
+        ("OX", "OY", "B", "FX", "FY", "C", "K", "G"),
+        ("FX", "FY", "C", "OX", "OY", "B", "K", "G"),
+    ),
+    "os": (
+        ("FX", "FY", "C", "OX", "OY", "B", "K", "G"),
+        ("FX", "FY", "C", "K", "OX", "OY", "B", "G"),
+    ),
+    "rs": (
+        ("FX", "C", "OX", "K", "FY", "OY", "B", "G"),  # psums accumulate over C in the PE
+        ("FX", "C", "FY", "OX", "K", "OY", "B", "G"),
+    ),
 }
+
+
+def _prime_factors(n: int) -> list[int]:
+    out, p = [], 2
+    while n > 1 and p * p <= n:
+        while n % p == 0:
+            out.append(p)
+            n //= p
+        p += 1
+    if n > 1:
+        out.append(n)
+    return out
 
 
 class ZigZagModel:
@@ -117,72 +155,117 @@ class ZigZagModel:
         wb, ab = layer.w_bits, layer.a_bits
         crs = (layer.in_channels // layer.groups) * layer.kernel_h * layer.kernel_w
         pb = min(32, wb + ab + math.ceil(math.log2(crs)) if crs > 1 else wb + ab)
-        rf_bw = wb + ab + pb  # the RF delivers one W, one I and one partial sum per cycle
         rf_bit = t.rf_pj_per_bit(acc.rf_bytes)
         glb_bit = t.rf_pj_per_bit(acc.glb_kib * 1024)
         glb_bw = acc.glb_bits_per_cycle
         dram_bw = max(8, int(round(acc.dram_bytes_per_cycle * 8)))
 
         def port(kind: str, bw: int, alloc: list[str], name: str) -> dict[str, Any]:
-            return {"name": name, "type": kind, "bandwidth_min": bw, "bandwidth_max": bw,
-                    "allocation": alloc}
+            return {
+                "name": name,
+                "type": kind,
+                "bandwidth_min": bw,
+                "bandwidth_max": bw,
+                "allocation": alloc,
+            }
 
         rw_all = ["I1, fh", "I1, tl", "I2, fh", "I2, tl", "O, fh", "O, tl", "O, fl", "O, th"]
+        # One register file per operand, each as wide as its operand, so that no access is
+        # charged for bits it does not move; capacity split in proportion to the widths.
+        memories: dict[str, Any] = {}
+        for operand, op_bits, reads, writes in (
+            ("I2", wb, ["I2, tl"], ["I2, fh"]),
+            ("I1", ab, ["I1, tl"], ["I1, fh"]),
+            ("O", pb, ["O, tl", "O, th"], ["O, fh", "O, fl"]),
+        ):
+            size = max(op_bits, acc.rf_bytes * 8 * op_bits // (wb + ab + pb))
+            memories[f"rf_{operand}"] = {
+                "size": size,
+                "r_cost": rf_bit * op_bits,
+                "w_cost": rf_bit * op_bits,
+                "area": 0,
+                "latency": 1,
+                "operands": [operand],
+                "ports": [
+                    port("read", op_bits, reads, "r_port_1"),
+                    port("write", op_bits, writes, "w_port_1"),
+                ],
+                "served_dimensions": [],
+            }
+        memories["glb"] = {
+            "size": acc.glb_kib * 8192,
+            "r_cost": (glb_bit + t.noc_pj_per_bit) * glb_bw,
+            "w_cost": glb_bit * glb_bw,
+            "area": 0,
+            "latency": 1,
+            "operands": ["I1", "I2", "O"],
+            "ports": [port("read_write", glb_bw, rw_all, "rw_port_1")],
+            "served_dimensions": ["D1", "D2"],
+        }
+        memories["dram"] = {
+            "size": 10**12,
+            "r_cost": t.dram_pj_per_bit * dram_bw,
+            "w_cost": t.dram_pj_per_bit * dram_bw,
+            "area": 0,
+            "latency": 1,
+            "operands": ["I1", "I2", "O"],
+            "ports": [port("read_write", dram_bw, rw_all, "rw_port_1")],
+            "served_dimensions": ["D1", "D2"],
+        }
         return {
             "name": f"coexplore_{acc.dataflow}",
-            "memories": {
-                "rf": {"size": acc.rf_bytes * 8, "r_cost": rf_bit * rf_bw, "w_cost": rf_bit * rf_bw,
-                       "area": 0, "latency": 1, "operands": ["I1", "I2", "O"],
-                       "ports": [port("read", rf_bw, ["I1, tl", "I2, tl", "O, tl", "O, th"], "r_port_1"),
-                                 port("write", rf_bw, ["I1, fh", "I2, fh", "O, fh", "O, fl"], "w_port_1")],
-                       "served_dimensions": []},
-                "glb": {"size": acc.glb_kib * 8192, "r_cost": (glb_bit + t.noc_pj_per_bit) * glb_bw,
-                        "w_cost": glb_bit * glb_bw, "area": 0, "latency": 1,
-                        "operands": ["I1", "I2", "O"],
-                        "ports": [port("read_write", glb_bw, rw_all, "rw_port_1")],
-                        "served_dimensions": ["D1", "D2"]},
-                "dram": {"size": 10**12, "r_cost": t.dram_pj_per_bit * dram_bw,
-                         "w_cost": t.dram_pj_per_bit * dram_bw, "area": 0, "latency": 1,
-                         "operands": ["I1", "I2", "O"],
-                         "ports": [port("read_write", dram_bw, rw_all, "rw_port_1")],
-                         "served_dimensions": ["D1", "D2"]},
-            },
+            "memories": memories,
             "operational_array": {
                 "unit_energy": t.mult_pj_per_bit2 * wb * ab + t.add_pj_per_bit * pb,
-                "unit_area": 1.0, "dimensions": ["D1", "D2"],
-                "sizes": [acc.pe_rows, acc.pe_cols]},
+                "unit_area": 1.0,
+                "dimensions": ["D1", "D2"],
+                "sizes": [acc.pe_rows, acc.pe_cols],
+            },
         }
 
-    def _workload_and_mapping(self, acc: Accelerator, layer: Layer) -> tuple[list, list]:
+    def _workload_and_mapping(
+        self, acc: Accelerator, layer: Layer, order: tuple[str, ...]
+    ) -> tuple[list, list]:
         d = _dims(layer)
         crs = d["C"] * d["FY"] * d["FX"]
         pb = min(32, layer.w_bits + layer.a_bits + (math.ceil(math.log2(crs)) if crs > 1 else 0))
-        wl = [{
-            "id": 0, "name": layer.name, "operator_type": "Conv",
-            "equation": "O[b][g][k][oy][ox]+=W[g][k][c][fy][fx]*I[b][g][c][iy][ix]",
-            "dimension_relations": [f"ix={layer.stride}*ox+1*fx", f"iy={layer.stride}*oy+1*fy"],
-            "loop_dims": ["B", "K", "G", "OX", "OY", "C", "FX", "FY"],
-            "loop_sizes": [d[x] for x in ("B", "K", "G", "OX", "OY", "C", "FX", "FY")],
-            "operand_precision": {"W": layer.w_bits, "I": layer.a_bits, "O": pb,
-                                  "O_final": layer.a_bits},
-            "pr_loop_dims": ["IX", "IY"],
-            "pr_loop_sizes": [layer.in_w + 2 * layer.padding, layer.in_h + 2 * layer.padding],
-            "padding": [[layer.padding, layer.padding], [layer.padding, layer.padding]],
-        }]
+        wl = [
+            {
+                "id": 0,
+                "name": layer.name,
+                "operator_type": "Conv",
+                "equation": "O[b][g][k][oy][ox]+=W[g][k][c][fy][fx]*I[b][g][c][iy][ix]",
+                "dimension_relations": [f"ix={layer.stride}*ox+1*fx", f"iy={layer.stride}*oy+1*fy"],
+                "loop_dims": ["B", "K", "G", "OX", "OY", "C", "FX", "FY"],
+                "loop_sizes": [d[x] for x in ("B", "K", "G", "OX", "OY", "C", "FX", "FY")],
+                "operand_precision": {
+                    "W": layer.w_bits,
+                    "I": layer.a_bits,
+                    "O": pb,
+                    "O_final": layer.a_bits,
+                },
+                "pr_loop_dims": ["IX", "IY"],
+                "pr_loop_sizes": [layer.in_w + 2 * layer.padding, layer.in_h + 2 * layer.padding],
+                "padding": [[layer.padding, layer.padding], [layer.padding, layer.padding]],
+            }
+        ]
         spatial = spatial_unrolling(layer, acc)
         unrolled = {loop: f for pairs in spatial.values() for loop, f in pairs}
         mapping: dict[str, Any] = {
             "name": "default",
-            "spatial_mapping": {ax: [f"{loop}, {f}" for loop, f in pairs] or ["K, 1"]
-                                for ax, pairs in spatial.items()},
+            "spatial_mapping": {
+                ax: [f"{loop}, {f}" for loop, f in pairs] or ["K, 1"]
+                for ax, pairs in spatial.items()
+            },
             "memory_operand_links": {"O": "O", "W": "I2", "I": "I1"},
         }
         if not self.search_mapping:
+            # Each loop split into its prime factors, innermost first, so that ZigZag's
+            # allocator can fill each memory level with part of a loop, as a mapper would.
             temporal = []
-            for loop in _TEMPORAL_ORDER[acc.dataflow]:
+            for loop in order:
                 f = math.ceil(d[loop] / unrolled.get(loop, 1))
-                if f > 1:
-                    temporal.append([loop, f])
+                temporal += [[loop, pf] for pf in _prime_factors(f)]
             mapping["temporal_ordering"] = temporal
         return wl, [mapping]
 
@@ -214,30 +297,62 @@ class ZigZagModel:
             if not av.validate():
                 raise ConfigError(f"ZigZag rejected the accelerator: {av.validator.errors}")
             accelerator = AcceleratorFactory(adata).create()
-            wl, mp = self._workload_and_mapping(acc, layer)
-            wv, mv = WorkloadValidator(wl), MappingValidator(mp)
-            wdata, mdata = wv.normalized_data, mv.normalized_data
-            if not (wv.validate() and mv.validate()):
-                raise ConfigError("ZigZag rejected the workload or mapping.")
-            workload = WorkloadFactory(wdata, mdata).create()
-            stage = MainStage(
-                [WorkloadStage, MinimalLatencyStage, SpatialMappingGeneratorStage,
-                 MinimalLatencyStage, TemporalMappingGeneratorStage, CostModelStage],
-                accelerator=accelerator, workload=workload, loma_lpf_limit=6,
-                loma_show_progress_bar=False, nb_mappings_generated=1,
-                enable_mix_spatial_mapping_generation=False,
-                access_same_data_considered_as_no_access=True,
-                temporal_mapping_type=TemporalMappingType("uneven"))
-            cme = stage.run()[0][0]
+            best = None
+            orders = (
+                _TEMPORAL_ORDERS[acc.dataflow][:1]
+                if self.search_mapping
+                else _TEMPORAL_ORDERS[acc.dataflow]
+            )
+            for order in orders:
+                wl, mp = self._workload_and_mapping(acc, layer, order)
+                wv, mv = WorkloadValidator(wl), MappingValidator(mp)
+                wdata, mdata = wv.normalized_data, mv.normalized_data
+                if not (wv.validate() and mv.validate()):
+                    raise ConfigError("ZigZag rejected the workload or mapping.")
+                workload = WorkloadFactory(wdata, mdata).create()
+                stage = MainStage(
+                    [
+                        WorkloadStage,
+                        MinimalLatencyStage,
+                        SpatialMappingGeneratorStage,
+                        MinimalLatencyStage,
+                        TemporalMappingGeneratorStage,
+                        CostModelStage,
+                    ],
+                    accelerator=accelerator,
+                    workload=workload,
+                    loma_lpf_limit=6,
+                    loma_show_progress_bar=False,
+                    nb_mappings_generated=1,
+                    enable_mix_spatial_mapping_generation=False,
+                    access_same_data_considered_as_no_access=True,
+                    temporal_mapping_type=TemporalMappingType("uneven"),
+                )
+                cme = stage.run()[0][0]
+                if best is None or cme.energy_total < best.energy_total:
+                    best = cme
+            assert best is not None
             return ZigZagLayerResult(
-                name=layer.name, latency_cycles=float(cme.latency_total2),
-                ideal_cycles=float(cme.ideal_temporal_cycle),
-                energy_pj=float(cme.energy_total),
-                spatial_utilisation=float(cme.mac_spatial_utilization), ok=True)
+                name=layer.name,
+                latency_cycles=float(best.latency_total2),
+                ideal_cycles=float(best.ideal_temporal_cycle),
+                energy_pj=float(best.energy_total),
+                dram_energy_pj=float(sum(lv[-1] for lv in best.mem_energy_breakdown.values())),
+                spatial_utilisation=float(best.mac_spatial_utilization),
+                ok=True,
+            )
         except Exception as exc:  # noqa: BLE001 - a reference-tool failure is data, not a crash
             log.debug("ZigZag failed on %s: %s", layer.name, exc)
-            return ZigZagLayerResult(layer.name, np.nan, np.nan, np.nan, np.nan, False,
-                                     f"{type(exc).__name__}: {exc}")
+            return ZigZagLayerResult(
+                layer.name,
+                np.nan,
+                np.nan,
+                np.nan,
+                np.nan,
+                np.nan,
+                False,
+                f"{type(exc).__name__}: {exc}",
+            )
         finally:
             logging.disable(previous)
 

@@ -24,8 +24,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-bench_app = typer.Typer(help="Measure speed and quality beside published anchors; writes "
-                             "tables under results/.", no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Measure speed and quality beside published anchors; writes tables under results/.",
+    no_args_is_help=True,
+)
 app.add_typer(bench_app, name="bench")
 
 DEFAULT_RUNS = Path("results") / "runs"
@@ -83,13 +85,25 @@ def _write_run(out_root: Path, name: str, files: dict[str, str]) -> Path:
 @app.command()
 @_guard
 def run(
-    fps: Annotated[float | None, typer.Option(min=0.001, help="Frames per second, at least.")] = None,
-    area_mm2: Annotated[float | None, typer.Option(min=0.001, help="Chip area, at most (mm^2).")] = None,
-    energy_uj: Annotated[float | None, typer.Option(min=0.001, help="Energy per frame, at most (uJ).")] = None,
-    power_mw: Annotated[float | None, typer.Option(min=0.001, help="Average power, at most (mW).")] = None,
-    network: Annotated[str, typer.Option(help="Built-in workload (see `search networks`).")] = "resnet20",
+    fps: Annotated[
+        float | None, typer.Option(min=0.001, help="Frames per second, at least.")
+    ] = None,
+    area_mm2: Annotated[
+        float | None, typer.Option(min=0.001, help="Chip area, at most (mm^2).")
+    ] = None,
+    energy_uj: Annotated[
+        float | None, typer.Option(min=0.001, help="Energy per frame, at most (uJ).")
+    ] = None,
+    power_mw: Annotated[
+        float | None, typer.Option(min=0.001, help="Average power, at most (mW).")
+    ] = None,
+    network: Annotated[
+        str, typer.Option(help="Built-in workload (see `search networks`).")
+    ] = "resnet20",
     space: Annotated[str, typer.Option(help="Accelerator design space.")] = "edge",
-    bits: Annotated[str, typer.Option(help="Uniform bit-widths to try, comma-separated, from 2,3,4,6,8.")] = "8",
+    bits: Annotated[
+        str, typer.Option(help="Uniform bit-widths to try, comma-separated, from 2,3,4,6,8.")
+    ] = "8",
     batch: Annotated[int, typer.Option(min=1, max=1024, help="Images per inference call.")] = 1,
     top: Annotated[int, typer.Option(min=1, help="Rows of the Pareto table to print.")] = 15,
     out: Annotated[Path, typer.Option(help="Folder for run folders.")] = DEFAULT_RUNS,
@@ -104,29 +118,44 @@ def run(
     """
     from coexplore.search.hardware import Bounds, HardwareSearchSpec, run_hardware_search
 
-    spec = HardwareSearchSpec(network=network, space=space, bits=_parse_bits(bits), batch=batch,
-                              bounds=Bounds(fps, area_mm2, energy_uj, power_mw))
-    result = _with_progress(lambda cb: run_hardware_search(spec, progress=cb),
-                            "pricing designs", quiet=as_json)
+    spec = HardwareSearchSpec(
+        network=network,
+        space=space,
+        bits=_parse_bits(bits),
+        batch=batch,
+        bounds=Bounds(fps, area_mm2, energy_uj, power_mw),
+    )
+    result = _with_progress(
+        lambda cb: run_hardware_search(spec, progress=cb), "pricing designs", quiet=as_json
+    )
     data = result.to_dict()
     csv_lines = ["fps,latency_ms,energy_uj,area_mm2,power_mw,utilisation,w_bits,a_bits,design"]
-    csv_lines += [f"{d.fps:.3f},{d.latency_ms:.4f},{d.energy_uj:.4f},{d.area_mm2:.4f},"
-                  f"{d.power_mw:.3f},{d.utilisation:.4f},{d.w_bits},{d.a_bits},"
-                  f"{d.accelerator.describe()}" for d in result.pareto]
-    folder = _write_run(out, f"hw-{network}", {
-        "spec.json": spec.to_json() + "\n",
-        "result.json": json.dumps(data, indent=2) + "\n",
-        "pareto.csv": "\n".join(csv_lines) + "\n",
-        "best_accelerator.yaml": result.pareto[0].accelerator.to_yaml(),
-    })
+    csv_lines += [
+        f"{d.fps:.3f},{d.latency_ms:.4f},{d.energy_uj:.4f},{d.area_mm2:.4f},"
+        f"{d.power_mw:.3f},{d.utilisation:.4f},{d.w_bits},{d.a_bits},"
+        f"{d.accelerator.describe()}"
+        for d in result.pareto
+    ]
+    folder = _write_run(
+        out,
+        f"hw-{network}",
+        {
+            "spec.json": spec.to_json() + "\n",
+            "result.json": json.dumps(data, indent=2) + "\n",
+            "pareto.csv": "\n".join(csv_lines) + "\n",
+            "best_accelerator.yaml": result.pareto[0].accelerator.to_yaml(),
+        },
+    )
     data["run_folder"] = str(folder)
     if as_json:
         typer.echo(json.dumps(data, indent=2))
         return
     _print_pareto(result, top)
-    typer.echo(f"\n{result.meeting:,} of {result.evaluated:,} designs meet "
-               f"{spec.bounds.describe()}; {len(result.pareto)} on the Pareto front "
-               f"({result.seconds:.1f} s). Saved to {folder}")
+    typer.echo(
+        f"\n{result.meeting:,} of {result.evaluated:,} designs meet "
+        f"{spec.bounds.describe()}; {len(result.pareto)} on the Pareto front "
+        f"({result.seconds:.1f} s). Saved to {folder}"
+    )
 
 
 def _with_progress(work: Any, label: str, quiet: bool) -> Any:
@@ -134,8 +163,13 @@ def _with_progress(work: Any, label: str, quiet: bool) -> Any:
         return work(None)
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    with Progress(TextColumn(label), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
-                  TimeRemainingColumn(), transient=True) as bar:
+    with Progress(
+        TextColumn(label),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,}"),
+        TimeRemainingColumn(),
+        transient=True,
+    ) as bar:
         task = bar.add_task(label, total=None)
         return work(lambda done, total: bar.update(task, completed=done, total=total))
 
@@ -144,13 +178,20 @@ def _print_pareto(result: Any, top: int) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"Pareto-optimal designs for {result.spec.network} "
-                        f"({result.spec.bounds.describe()})")
+    table = Table(
+        title=f"Pareto-optimal designs for {result.spec.network} ({result.spec.bounds.describe()})"
+    )
     for col in ("fps", "energy uJ", "area mm^2", "power mW", "bits", "design"):
         table.add_column(col, justify="right" if col != "design" else "left")
     for d in result.pareto[:top]:
-        table.add_row(f"{d.fps:,.1f}", f"{d.energy_uj:,.1f}", f"{d.area_mm2:.3f}",
-                      f"{d.power_mw:,.1f}", f"W{d.w_bits}A{d.a_bits}", d.accelerator.describe())
+        table.add_row(
+            f"{d.fps:,.1f}",
+            f"{d.energy_uj:,.1f}",
+            f"{d.area_mm2:.3f}",
+            f"{d.power_mw:,.1f}",
+            f"W{d.w_bits}A{d.a_bits}",
+            d.accelerator.describe(),
+        )
     Console().print(table)
     if len(result.pareto) > top:
         typer.echo(f"... {len(result.pareto) - top} more in pareto.csv (--top to show more)")
@@ -193,10 +234,18 @@ def cost(
         acc = eyeriss_config()
     else:
         rows, cols = _parse_pe(pe)
-        acc = Accelerator(pe_rows=rows, pe_cols=cols, rf_bytes=rf_bytes, glb_kib=glb_kib,
-                          glb_bits_per_cycle=glb_bw, dram_bytes_per_cycle=dram_bw,
-                          clock_hz=clock_mhz * 1e6, dataflow=dataflow, mac_mode=mac_mode,
-                          mac_bits=mac_bits)
+        acc = Accelerator(
+            pe_rows=rows,
+            pe_cols=cols,
+            rf_bytes=rf_bytes,
+            glb_kib=glb_kib,
+            glb_bits_per_cycle=glb_bw,
+            dram_bytes_per_cycle=dram_bw,
+            clock_hz=clock_mhz * 1e6,
+            dataflow=dataflow,
+            mac_mode=mac_mode,
+            mac_bits=mac_bits,
+        )
     rep = AnalyticalModel().report(get_network(network, batch=batch).with_bits(bits), acc)
     if as_json:
         typer.echo(json.dumps(rep.to_dict(), indent=2))
@@ -219,7 +268,8 @@ def _print_report(rep: Any) -> None:
         f"{rep.fps:,.1f} fps  {rep.latency_s * 1e3:.3f} ms ({rep.latency_cycles:,.0f} cycles)  "
         f"{rep.energy_uj:,.2f} uJ  {rep.area_mm2:.3f} mm^2  {rep.power_mw:,.1f} mW  "
         f"EDP {rep.edp_pj_s:.3g} pJ*s  utilisation {rep.utilisation:.1%}  "
-        f"DRAM accesses/MAC {rep.dram_accesses_per_mac:.4f}")
+        f"DRAM accesses/MAC {rep.dram_accesses_per_mac:.4f}"
+    )
     levels = Table(title="energy by memory level")
     levels.add_column("level")
     levels.add_column("energy uJ", justify="right")
@@ -227,17 +277,27 @@ def _print_report(rep: Any) -> None:
     levels.add_column("traffic Mbit", justify="right")
     for lvl, e in rep.energy_by_level_pj.items():
         traffic = rep.accesses_by_level_bits.get(lvl)
-        levels.add_row(lvl, f"{e * 1e-6:,.2f}", f"{e / rep.energy_pj:.1%}",
-                       "" if traffic is None else f"{traffic / 1e6:,.2f}")
+        levels.add_row(
+            lvl,
+            f"{e * 1e-6:,.2f}",
+            f"{e / rep.energy_pj:.1%}",
+            "" if traffic is None else f"{traffic / 1e6:,.2f}",
+        )
     console.print(levels)
     layers = Table(title="per layer")
     for col in ("layer", "bits", "MMAC", "cycles", "stall", "util", "energy uJ", "DRAM kbit"):
         layers.add_column(col, justify="left" if col == "layer" else "right")
     for ly in rep.layers:
-        layers.add_row(ly.name, f"W{ly.w_bits}A{ly.a_bits}", f"{ly.macs / 1e6:.2f}",
-                       f"{ly.latency_cycles:,.0f}", f"{ly.stall_cycles:,.0f}",
-                       f"{ly.utilisation:.0%}", f"{ly.energy_pj * 1e-6:.3f}",
-                       f"{ly.dram_bits / 1e3:,.1f}")
+        layers.add_row(
+            ly.name,
+            f"W{ly.w_bits}A{ly.a_bits}",
+            f"{ly.macs / 1e6:.2f}",
+            f"{ly.latency_cycles:,.0f}",
+            f"{ly.stall_cycles:,.0f}",
+            f"{ly.utilisation:.0%}",
+            f"{ly.energy_pj * 1e-6:.3f}",
+            f"{ly.dram_bits / 1e3:,.1f}",
+        )
     console.print(layers)
 
 
@@ -255,29 +315,40 @@ def networks() -> None:
 def bench_cost_model(
     configs: Annotated[int, typer.Option(min=10, help="Random configurations for fidelity.")] = 100,
     seed: Annotated[int, typer.Option(help="Seed of the configuration sample.")] = 0,
-    zigzag: Annotated[bool, typer.Option(help="Compare with ZigZag (needs the zigzag extra).")] = True,
+    zigzag: Annotated[
+        bool, typer.Option(help="Compare with ZigZag (needs the zigzag extra).")
+    ] = True,
     out: Annotated[Path, typer.Option(help="Markdown table to write.")] = Path(
-        "results/cost_model_validation.md"),
-    as_json: Annotated[bool, typer.Option("--json", help="Print the measurements as JSON.")] = False,
+        "results/cost_model_validation.md"
+    ),
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the measurements as JSON.")
+    ] = False,
 ) -> None:
     """Speed, fidelity against ZigZag, the Eyeriss anchor and SCALE-Sim closed forms."""
     from coexplore.accel_model.validation import render_markdown, run_cost_model_bench
     from coexplore.accel_model.zigzag_adapter import zigzag_available
 
     if zigzag and not zigzag_available():
-        raise _fail("ZigZag is not installed: `pip install -e '.[zigzag]'`, or pass "
-                    "--no-zigzag to skip the fidelity comparison.", 2)
+        raise _fail(
+            "ZigZag is not installed: `pip install -e '.[zigzag]'`, or pass "
+            "--no-zigzag to skip the fidelity comparison.",
+            2,
+        )
 
     def work(cb: Any) -> Any:
         def progress(net: str, done: int, total: int) -> None:
             if cb:
                 cb(done, total)
-        return run_cost_model_bench(n_configs=configs, seed=seed, with_zigzag=zigzag,
-                                    progress=progress)
+
+        return run_cost_model_bench(
+            n_configs=configs, seed=seed, with_zigzag=zigzag, progress=progress
+        )
 
     res = _with_progress(work, "ZigZag fidelity", quiet=as_json)
     command = f"search bench cost-model --configs {configs} --seed {seed}" + (
-        "" if zigzag else " --no-zigzag")
+        "" if zigzag else " --no-zigzag"
+    )
     text = render_markdown(res, command)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-
 from coexplore.accel_model import (
     AnalyticalModel,
     CostBatch,
@@ -24,11 +23,11 @@ from coexplore.accel_model import (
     pareto_mask,
 )
 from coexplore.accel_model.accelerator import Accelerator
+
 from coexplore.config import ConfigBase, check_range
 from coexplore.errors import ConfigError, InfeasibleDesignError
 
-__all__ = ["Bounds", "HardwareSearchSpec", "Design", "HardwareSearchResult",
-           "run_hardware_search"]
+__all__ = ["Bounds", "HardwareSearchSpec", "Design", "HardwareSearchResult", "run_hardware_search"]
 
 log = logging.getLogger(__name__)
 ALLOWED_BITS = (2, 3, 4, 6, 8)
@@ -151,9 +150,14 @@ class HardwareSearchResult:
     seconds: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"spec": self.spec.to_dict(), "evaluated": self.evaluated,
-                "feasible": self.feasible, "meeting_bounds": self.meeting,
-                "seconds": self.seconds, "pareto": [d.to_dict() for d in self.pareto]}
+        return {
+            "spec": self.spec.to_dict(),
+            "evaluated": self.evaluated,
+            "feasible": self.feasible,
+            "meeting_bounds": self.meeting,
+            "seconds": self.seconds,
+            "pareto": [d.to_dict() for d in self.pareto],
+        }
 
 
 def run_hardware_search(
@@ -188,7 +192,7 @@ def run_hardware_search(
     for bits in spec.bits:
         wl = workload.with_bits(bits)
         for start in range(0, len(indices), chunk):
-            idx = indices[start:start + chunk]
+            idx = indices[start : start + chunk]
             costs = model.evaluate(wl, space.batch(idx))
             viol = spec.bounds.violation(costs)
             n_feasible += int(costs.feasible.sum())
@@ -197,10 +201,19 @@ def run_hardware_search(
                 sel = np.flatnonzero(meets)
                 keep_idx.append(idx[sel])
                 keep_bits.append(np.full(sel.size, bits))
-                keep_cols.append(np.stack([
-                    costs.fps[sel], costs.latency_s[sel],
-                    costs.energy_pj[sel] * 1e-6 / spec.batch, costs.area_mm2[sel],
-                    costs.power_mw[sel], costs.utilisation[sel]], axis=1))
+                keep_cols.append(
+                    np.stack(
+                        [
+                            costs.fps[sel],
+                            costs.latency_s[sel],
+                            costs.energy_pj[sel] * 1e-6 / spec.batch,
+                            costs.area_mm2[sel],
+                            costs.power_mw[sel],
+                            costs.utilisation[sel],
+                        ],
+                        axis=1,
+                    )
+                )
             elif np.isfinite(viol).any():
                 j = int(np.argmin(viol))
                 if best_miss is None or viol[j] < best_miss[0]:
@@ -209,8 +222,9 @@ def run_hardware_search(
             if progress:
                 progress(done, total)
     if not keep_idx:
-        raise InfeasibleDesignError(_miss_message(spec, space, indices, best_miss, model,
-                                                  workload, n_feasible, total))
+        raise InfeasibleDesignError(
+            _miss_message(spec, space, indices, best_miss, model, workload, n_feasible, total)
+        )
     idx = np.concatenate(keep_idx)
     bits_arr = np.concatenate(keep_bits)
     cols = np.concatenate(keep_cols)
@@ -223,27 +237,54 @@ def run_hardware_search(
     order = kept[np.argsort(cols[kept, 2], kind="stable")]
     accs = space.batch(idx[order])
     designs = tuple(
-        Design(accelerator=accs.get(i), w_bits=int(bits_arr[o]), a_bits=int(bits_arr[o]),
-               fps=float(cols[o, 0]), latency_ms=float(cols[o, 1] * 1e3),
-               energy_uj=float(cols[o, 2]), area_mm2=float(cols[o, 3]),
-               power_mw=float(cols[o, 4]), utilisation=float(cols[o, 5]))
-        for i, o in enumerate(order))
-    log.info("hardware search: %d evaluated, %d meet %s, %d on the Pareto front",
-             total, len(idx), spec.bounds.describe(), len(designs))
-    return HardwareSearchResult(spec=spec, evaluated=total, feasible=n_feasible,
-                                meeting=int(len(idx)), pareto=designs,
-                                seconds=time.perf_counter() - t0)
+        Design(
+            accelerator=accs.get(i),
+            w_bits=int(bits_arr[o]),
+            a_bits=int(bits_arr[o]),
+            fps=float(cols[o, 0]),
+            latency_ms=float(cols[o, 1] * 1e3),
+            energy_uj=float(cols[o, 2]),
+            area_mm2=float(cols[o, 3]),
+            power_mw=float(cols[o, 4]),
+            utilisation=float(cols[o, 5]),
+        )
+        for i, o in enumerate(order)
+    )
+    log.info(
+        "hardware search: %d evaluated, %d meet %s, %d on the Pareto front",
+        total,
+        len(idx),
+        spec.bounds.describe(),
+        len(designs),
+    )
+    return HardwareSearchResult(
+        spec=spec,
+        evaluated=total,
+        feasible=n_feasible,
+        meeting=int(len(idx)),
+        pareto=designs,
+        seconds=time.perf_counter() - t0,
+    )
 
 
-def _miss_message(spec: HardwareSearchSpec, space: Any, indices: np.ndarray,
-                  best: tuple[float, int, int] | None, model: AnalyticalModel, workload: Any,
-                  n_feasible: int, total: int) -> str:
-    head = f"no design in space {spec.space!r} meets {spec.bounds.describe()} " \
-           f"for {spec.network} ({total:,} designs evaluated, {n_feasible:,} can run it)."
+def _miss_message(
+    spec: HardwareSearchSpec,
+    space: Any,
+    indices: np.ndarray,
+    best: tuple[float, int, int] | None,
+    model: AnalyticalModel,
+    workload: Any,
+    n_feasible: int,
+    total: int,
+) -> str:
+    head = (
+        f"no design in space {spec.space!r} meets {spec.bounds.describe()} "
+        f"for {spec.network} ({total:,} designs evaluated, {n_feasible:,} can run it)."
+    )
     if best is None:
         return head + " No configuration can run the network at all; try another space."
     _, i, bits = best
-    acc = space.batch(indices[i:i + 1]).get(0)
+    acc = space.batch(indices[i : i + 1]).get(0)
     rep = model.report(workload.with_bits(bits), acc)
     b = spec.bounds
     misses = []
@@ -251,13 +292,20 @@ def _miss_message(spec: HardwareSearchSpec, space: Any, indices: np.ndarray,
     if b.fps_min is not None and rep.fps < b.fps_min:
         misses.append(f"{rep.fps:.1f} fps, {1 - rep.fps / b.fps_min:.1%} short of {b.fps_min:g}")
     if b.area_mm2_max is not None and rep.area_mm2 > b.area_mm2_max:
-        misses.append(f"{rep.area_mm2:.2f} mm^2, {rep.area_mm2 / b.area_mm2_max - 1:.1%} over "
-                      f"{b.area_mm2_max:g}")
+        misses.append(
+            f"{rep.area_mm2:.2f} mm^2, {rep.area_mm2 / b.area_mm2_max - 1:.1%} over "
+            f"{b.area_mm2_max:g}"
+        )
     if b.energy_uj_max is not None and energy_uj > b.energy_uj_max:
-        misses.append(f"{energy_uj:.1f} uJ, {energy_uj / b.energy_uj_max - 1:.1%} over "
-                      f"{b.energy_uj_max:g}")
+        misses.append(
+            f"{energy_uj:.1f} uJ, {energy_uj / b.energy_uj_max - 1:.1%} over {b.energy_uj_max:g}"
+        )
     if b.power_mw_max is not None and rep.power_mw > b.power_mw_max:
-        misses.append(f"{rep.power_mw:.1f} mW, {rep.power_mw / b.power_mw_max - 1:.1%} over "
-                      f"{b.power_mw_max:g}")
-    return (f"{head} Closest: {acc.describe()} at W{bits}A{bits}: {'; '.join(misses)}. "
-            "Relax a bound or pick a larger space.")
+        misses.append(
+            f"{rep.power_mw:.1f} mW, {rep.power_mw / b.power_mw_max - 1:.1%} over "
+            f"{b.power_mw_max:g}"
+        )
+    return (
+        f"{head} Closest: {acc.describe()} at W{bits}A{bits}: {'; '.join(misses)}. "
+        "Relax a bound or pick a larger space."
+    )

@@ -12,27 +12,49 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FOLDERS = {"accel_model": "coexplore.accel_model", "quant": "coexplore.quant",
-           "search": "coexplore.search", "api": "coexplore.api"}
+FOLDERS = {
+    "accel_model": "coexplore.accel_model",
+    "quant": "coexplore.quant",
+    "search": "coexplore.search",
+    "api": "coexplore.api",
+}
 # Lower layers may not import higher ones.
-LAYERS = ["coexplore", "coexplore.accel_model", "coexplore.quant", "coexplore.search",
-          "coexplore.api"]
+LAYERS = [
+    "coexplore",
+    "coexplore.accel_model",
+    "coexplore.quant",
+    "coexplore.search",
+    "coexplore.api",
+]
 
 
 def _py(code: str, cwd: Path | None = None, path: str | None = None) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     if path is not None:
         env["PYTHONPATH"] = path
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, env=env, timeout=120
+    )
 
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    proc = subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation",
-                           "--outdir", str(out), str(ROOT)], capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "build",
+            "--wheel",
+            "--no-isolation",
+            "--outdir",
+            str(out),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     (whl,) = out.glob("coexplore-*.whl")
     return whl
@@ -50,11 +72,14 @@ def test_every_module_imports_from_the_wheel(wheel: Path, tmp_path: Path) -> Non
     zipfile.ZipFile(wheel).extractall(tmp_path)
     modules = sorted(
         str(p.relative_to(tmp_path).with_suffix("")).replace(os.sep, ".")
-        for p in (tmp_path / "coexplore").rglob("*.py"))
+        for p in (tmp_path / "coexplore").rglob("*.py")
+    )
     modules = [m.removesuffix(".__init__") for m in modules]
-    code = ("import importlib, coexplore\n"
-            f"assert coexplore.__file__.startswith({str(tmp_path)!r}), coexplore.__file__\n"
-            f"for m in {modules!r}: importlib.import_module(m)\n")
+    code = (
+        "import importlib, coexplore\n"
+        f"assert coexplore.__file__.startswith({str(tmp_path)!r}), coexplore.__file__\n"
+        f"for m in {modules!r}: importlib.import_module(m)\n"
+    )
     # Run from an empty folder so the checkout's own files cannot be picked up.
     proc = _py(code, cwd=tmp_path, path=str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -68,25 +93,33 @@ def test_bare_folder_import_is_refused(folder: str) -> None:
 
 
 def test_generic_names_are_not_installed() -> None:
-    proc = _py("import importlib.util as u; "
-               "print([n for n in ('search','api','quant','accel_model') if u.find_spec(n)])",
-               cwd=Path("/"))
+    proc = _py(
+        "import importlib.util as u; "
+        "print([n for n in ('search','api','quant','accel_model') if u.find_spec(n)])",
+        cwd=Path("/"),
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
 
 
 def test_accel_model_never_imports_torch() -> None:
-    proc = _py("import sys, coexplore.accel_model as a; "
-               "a.AnalyticalModel().evaluate(a.get_network('resnet20'), "
-               "a.get_design_space('tiny').sample(4, 0)); "
-               "print('torch' in sys.modules)", cwd=Path("/"))
+    proc = _py(
+        "import sys, coexplore.accel_model as a; "
+        "a.AnalyticalModel().evaluate(a.get_network('resnet20'), "
+        "a.get_design_space('tiny').sample(4, 0)); "
+        "print('torch' in sys.modules)",
+        cwd=Path("/"),
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "False"
 
 
 def test_cli_import_loads_neither_torch_nor_fastapi() -> None:
-    proc = _py("import sys, coexplore.api.cli; "
-               "print(sorted(m for m in ('torch','fastapi') if m in sys.modules))", cwd=Path("/"))
+    proc = _py(
+        "import sys, coexplore.api.cli; "
+        "print(sorted(m for m in ('torch','fastapi') if m in sys.modules))",
+        cwd=Path("/"),
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
 
@@ -107,7 +140,7 @@ def test_layering_is_respected() -> None:
     violations = []
     for pkg, folder in folders.items():
         rank = LAYERS.index(pkg)
-        higher = LAYERS[rank + 1:]
+        higher = LAYERS[rank + 1 :]
         for py in folder.rglob("*.py"):
             for imp in _imports(py):
                 if any(imp == h or imp.startswith(h + ".") for h in higher):

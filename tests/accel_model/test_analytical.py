@@ -6,10 +6,6 @@ import dataclasses
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from coexplore import ConfigError
 from coexplore.accel_model import (
     Accelerator,
     AnalyticalModel,
@@ -17,6 +13,10 @@ from coexplore.accel_model import (
     get_design_space,
     get_network,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from coexplore import ConfigError
 
 MODEL = AnalyticalModel()
 NETS = ["resnet20", "mobilenetv2-cifar", "alexnet-conv"]
@@ -54,8 +54,11 @@ def test_utilisation_and_cycle_bounds(acc: Accelerator, net: str, bits: int) -> 
 
 
 @settings(max_examples=40, deadline=None)
-@given(acc=accelerators, net=st.sampled_from(NETS),
-       bits=st.lists(st.sampled_from([2, 3, 4, 6, 8]), min_size=2, max_size=2, unique=True))
+@given(
+    acc=accelerators,
+    net=st.sampled_from(NETS),
+    bits=st.lists(st.sampled_from([2, 3, 4, 6, 8]), min_size=2, max_size=2, unique=True),
+)
 def test_energy_never_falls_when_bits_rise(acc: Accelerator, net: str, bits: list[int]) -> None:
     lo, hi = sorted(bits)
     wl = get_network(net)
@@ -67,10 +70,15 @@ def test_energy_never_falls_when_bits_rise(acc: Accelerator, net: str, bits: lis
 
 
 @settings(max_examples=40, deadline=None)
-@given(acc=accelerators, net=st.sampled_from(NETS), bits=st.sampled_from([4, 8]),
-       field=st.sampled_from(["glb_bits_per_cycle", "dram_bytes_per_cycle"]))
-def test_latency_never_rises_when_bandwidth_rises(acc: Accelerator, net: str, bits: int,
-                                                  field: str) -> None:
+@given(
+    acc=accelerators,
+    net=st.sampled_from(NETS),
+    bits=st.sampled_from([4, 8]),
+    field=st.sampled_from(["glb_bits_per_cycle", "dram_bytes_per_cycle"]),
+)
+def test_latency_never_rises_when_bandwidth_rises(
+    acc: Accelerator, net: str, bits: int, field: str
+) -> None:
     wl = get_network(net).with_bits(bits)
     slow = MODEL.report(wl, acc)
     fast = MODEL.report(wl, dataclasses.replace(acc, **{field: getattr(acc, field) * 4}))
@@ -111,8 +119,13 @@ def test_per_config_bit_widths() -> None:
 
 def test_bitfusion_packs_low_bit_macs() -> None:
     wl = get_network("resnet20")
-    acc = Accelerator(pe_rows=16, pe_cols=16, mac_mode="bitfusion", glb_bits_per_cycle=4096,
-                      dram_bytes_per_cycle=256)
+    acc = Accelerator(
+        pe_rows=16,
+        pe_cols=16,
+        mac_mode="bitfusion",
+        glb_bits_per_cycle=4096,
+        dram_bytes_per_cycle=256,
+    )
     r8 = MODEL.report(wl.with_bits(8), acc)
     r2 = MODEL.report(wl.with_bits(2), acc)
     assert {ly.macs_per_pe_cycle for ly in r2.layers} == {16.0}

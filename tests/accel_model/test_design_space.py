@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from coexplore.accel_model import PARAMETERS, Accelerator, DesignSpace, get_design_space
 
 from coexplore import ConfigError, UnknownComponentError
-from coexplore.accel_model import PARAMETERS, Accelerator, DesignSpace, get_design_space
 
 
 def test_enumeration_covers_the_grid_once() -> None:
@@ -37,8 +37,9 @@ def test_encoding_round_trip_hard_and_relaxed() -> None:
 def test_index_of_and_errors() -> None:
     space = get_design_space("edge")
     acc = space.batch(space.sample_indices(1, 2)).get(0)
-    np.testing.assert_array_equal(space.batch(space.index_of(acc)[None, :]).get(0).to_dict(),
-                                  acc.to_dict())
+    np.testing.assert_array_equal(
+        space.batch(space.index_of(acc)[None, :]).get(0).to_dict(), acc.to_dict()
+    )
     with pytest.raises(ConfigError, match="pe_rows=5"):
         space.index_of(Accelerator(pe_rows=5))
     with pytest.raises(UnknownComponentError, match="edge"):

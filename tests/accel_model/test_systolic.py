@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from coexplore.accel_model import Accelerator, AnalyticalModel, get_network
 from coexplore.accel_model.systolic import gemm_view, systolic_compute_cycles
 
@@ -22,8 +21,15 @@ def test_closed_forms_by_hand() -> None:
 @pytest.mark.parametrize("array", [(8, 8), (12, 14), (32, 32)])
 def test_model_compute_cycles_equal_closed_form(dataflow: str, array: tuple[int, int]) -> None:
     wl = get_network("resnet20")
-    acc = Accelerator(pe_rows=array[0], pe_cols=array[1], dataflow=dataflow, rf_bytes=512,
-                      glb_kib=512, glb_bits_per_cycle=4096, dram_bytes_per_cycle=512)
+    acc = Accelerator(
+        pe_rows=array[0],
+        pe_cols=array[1],
+        dataflow=dataflow,
+        rf_bytes=512,
+        glb_kib=512,
+        glb_bits_per_cycle=4096,
+        dram_bytes_per_cycle=512,
+    )
     rep = AnalyticalModel().report(wl, acc)
     for ly, cost in zip(wl.layers, rep.layers, strict=True):
         expected = systolic_compute_cycles(*gemm_view(ly, dataflow), *array, dataflow)

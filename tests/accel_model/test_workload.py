@@ -1,15 +1,21 @@
 from __future__ import annotations
 
 import pytest
-
-from coexplore import ConfigError, UnknownComponentError
 from coexplore.accel_model import Layer, Workload, get_network, workload_from_torch
 
+from coexplore import ConfigError, UnknownComponentError
 
-@pytest.mark.parametrize(("name", "layers", "mmac"), [
-    ("resnet20", 20, 40.55), ("resnet56", 56, 125.49), ("alexnet-conv", 5, 665.78),
-    ("resnet18", 21, 1814.07), ("mobilenetv2-cifar", 53, 87.98),
-])
+
+@pytest.mark.parametrize(
+    ("name", "layers", "mmac"),
+    [
+        ("resnet20", 20, 40.55),
+        ("resnet56", 56, 125.49),
+        ("alexnet-conv", 5, 665.78),
+        ("resnet18", 21, 1814.07),
+        ("mobilenetv2-cifar", 53, 87.98),
+    ],
+)
 def test_builtin_networks_have_known_sizes(name: str, layers: int, mmac: float) -> None:
     wl = get_network(name)
     assert len(wl) == layers
@@ -54,10 +60,15 @@ def test_torch_bridge_matches_the_builtin() -> None:
     torch = pytest.importorskip("torch")
     from torch import nn
 
-    net = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(),
-                        nn.Conv2d(16, 16, 3, padding=1, groups=16),
-                        nn.Conv2d(16, 32, 1, stride=2), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                        nn.Linear(32, 10))
+    net = nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(16, 16, 3, padding=1, groups=16),
+        nn.Conv2d(16, 32, 1, stride=2),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(32, 10),
+    )
     wl = workload_from_torch(net, (2, 3, 32, 32), w_bits=4)
     assert [ly.kind for ly in wl.layers] == ["conv", "depthwise", "pointwise", "linear"]
     assert [ly.name for ly in wl.layers] == ["0", "2", "3", "6"]

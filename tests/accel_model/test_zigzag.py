@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-from coexplore import ConfigError
 from coexplore.accel_model import Accelerator, AnalyticalModel, get_network
 from coexplore.accel_model.zigzag_adapter import ZigZagModel, spatial_unrolling, zigzag_available
+
+from coexplore import ConfigError
 
 pytestmark = pytest.mark.skipif(not zigzag_available(), reason="zigzag extra not installed")
 
@@ -31,5 +31,6 @@ def test_spatial_unrolling_fills_greedily() -> None:
 
 def test_bitfusion_is_refused_with_a_reason() -> None:
     with pytest.raises(ConfigError, match="Bit Fusion"):
-        ZigZagModel().evaluate_layer(get_network("resnet20").layers[0],
-                                     Accelerator(mac_mode="bitfusion"))
+        ZigZagModel().evaluate_layer(
+            get_network("resnet20").layers[0], Accelerator(mac_mode="bitfusion")
+        )

@@ -3,24 +3,28 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from typer.testing import CliRunner
-
 from coexplore.api.cli import app
+from typer.testing import CliRunner
 
 runner = CliRunner()
 
 
 def test_run_json_saves_a_run_folder(tmp_path: Path) -> None:
-    res = runner.invoke(app, ["run", "--fps", "30", "--space", "tiny", "--json",
-                              "--out", str(tmp_path)])
+    res = runner.invoke(
+        app, ["run", "--fps", "30", "--space", "tiny", "--json", "--out", str(tmp_path)]
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
     assert data["pareto"] and all(d["fps"] >= 30 for d in data["pareto"])
     assert {"fps", "energy_uj", "area_mm2", "design"} <= set(data["pareto"][0])
     folder = Path(data["run_folder"])
     assert folder.parent == tmp_path
-    assert {p.name for p in folder.iterdir()} == {"spec.json", "result.json", "pareto.csv",
-                                                  "best_accelerator.yaml"}
+    assert {p.name for p in folder.iterdir()} == {
+        "spec.json",
+        "result.json",
+        "pareto.csv",
+        "best_accelerator.yaml",
+    }
     assert json.loads((folder / "spec.json").read_text())["bounds"]["fps_min"] == 30
 
 
@@ -31,11 +35,13 @@ def test_run_table_output(tmp_path: Path) -> None:
 
 
 def test_user_mistakes_exit_2_without_traceback(tmp_path: Path) -> None:
-    for args, needle in ((["run", "--bits", "5"], "bits"),
-                         (["run", "--network", "vgg"], "choose one of"),
-                         (["run", "--fps", "-1"], "--fps"),
-                         (["cost", "--pe", "12by14"], "ROWSxCOLS"),
-                         (["cost", "--dataflow", "xs"], "dataflow")):
+    for args, needle in (
+        (["run", "--bits", "5"], "bits"),
+        (["run", "--network", "vgg"], "choose one of"),
+        (["run", "--fps", "-1"], "--fps"),
+        (["cost", "--pe", "12by14"], "ROWSxCOLS"),
+        (["cost", "--dataflow", "xs"], "dataflow"),
+    ):
         res = runner.invoke(app, [*args, "--out", str(tmp_path)] if args[0] == "run" else args)
         assert res.exit_code == 2, (args, res.output)
         assert needle in res.output and "Traceback" not in res.output
@@ -43,15 +49,15 @@ def test_user_mistakes_exit_2_without_traceback(tmp_path: Path) -> None:
 
 
 def test_unmeetable_bounds_exit_1(tmp_path: Path) -> None:
-    res = runner.invoke(app, ["run", "--fps", "1000000", "--space", "tiny", "--out",
-                              str(tmp_path)])
+    res = runner.invoke(app, ["run", "--fps", "1000000", "--space", "tiny", "--out", str(tmp_path)])
     assert res.exit_code == 1 and "Closest" in res.output
     assert not list(tmp_path.iterdir())
 
 
 def test_cost_reports_breakdowns() -> None:
-    res = runner.invoke(app, ["cost", "--network", "resnet20", "--pe", "12x14",
-                              "--dataflow", "rs", "--json"])
+    res = runner.invoke(
+        app, ["cost", "--network", "resnet20", "--pe", "12x14", "--dataflow", "rs", "--json"]
+    )
     assert res.exit_code == 0, res.output
     rep = json.loads(res.output)
     assert rep["feasible"] and len(rep["layers"]) == 20

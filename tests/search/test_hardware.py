@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from coexplore import ConfigError, InfeasibleDesignError
 from coexplore.accel_model import AnalyticalModel, get_design_space, get_network, pareto_mask
 from coexplore.search.hardware import Bounds, HardwareSearchSpec, run_hardware_search
+
+from coexplore import ConfigError, InfeasibleDesignError
 
 
 def test_pareto_mask_matches_brute_force() -> None:
