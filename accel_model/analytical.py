@@ -10,12 +10,14 @@ Per layer and configuration (all arrays of shape (layers, configs)):
    ``rs`` (Eyeriss) unrolls filter rows x input channels on the rows and output rows x output
    channels on the columns; each PE runs an S-tap 1-D convolution along Q outputs.
    Bit Fusion packs (8/w)*(8/a) MACs per PE per cycle, shortening the temporal loop.
-2. Temporal tiling: the RF must hold one tile (else infeasible); in ``rs`` a larger RF keeps
-   more filters per PE and re-uses each input across them. The GLB holds the whole layer if it
-   fits; otherwise the cheaper of weight-tiling (inputs re-read per weight tile) and
-   input-tiling (weights re-read per input tile) sets the DRAM traffic.
-3. Accesses per level: RF (every MAC reads w, a and reads+writes a partial sum, plus NoC fills),
-   GLB/NoC (the dataflow's refetch factors above), DRAM.
+2. Temporal tiling by a small vectorised mapper (:mod:`._loopnest`): the RF (split between
+   W, I and partial sums by bit-width) and then the GLB take loops in one of a few candidate
+   orders, whole or as a balanced share; per layer the mapping with the least data-movement
+   energy is kept. The RF must hold at least one tile (else infeasible).
+3. Accesses per level follow from the tiling: each tile crosses a boundary once per trip of
+   the loops above it that it depends on (stationarity), partial sums are written and read
+   back while a reduction loop is above, and the GLB reads each distinct word once per trip
+   and multicasts it. RF: every MAC reads w, a and reads+writes a partial sum, plus fills.
 4. Latency: max(compute, GLB traffic / GLB bandwidth, DRAM traffic / DRAM bandwidth): tiles
    are double-buffered, so the slowest of the three sets the pace; the excess is stall.
 5. Energy: MACs (grow with w_bits*a_bits) + each memory level (grow with bits moved and with
@@ -25,17 +27,25 @@ Per layer and configuration (all arrays of shape (layers, configs)):
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
-from coexplore.accel_model.accelerator import Accelerator, AcceleratorBatch
+from coexplore.accel_model._loopnest import (
+    DIMS,
+    GLB_ORDERS,
+    RF_ORDERS,
+    best_mapping,
+    spatial_factors,
+)
+from coexplore.accel_model.accelerator import DATAFLOWS, Accelerator, AcceleratorBatch
 from coexplore.accel_model.report import CostBatch, CostReport, LayerCost, reason_text
 from coexplore.accel_model.tech import DEFAULT_TECH, Tech
 from coexplore.accel_model.workload import LayerArrays, Workload
 
 from coexplore.errors import ConfigError
 
-__all__ = ["CostModel", "AnalyticalModel", "LEVELS"]
+__all__ = ["CostModel", "AnalyticalModel", "LayerMapping", "LEVELS"]
 
 LEVELS = ("mac", "rf", "glb", "dram", "leakage")
 _PER_LAYER_KEYS = (
@@ -53,6 +63,17 @@ _PER_LAYER_KEYS = (
     "utilisation",
     "macs_per_pe_cycle",
 )
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerMapping:
+    """One layer's tiling: spatial factors, then (loop, factor) per level, innermost first."""
+
+    layer: str
+    spatial: dict[str, int]
+    rf: tuple[tuple[str, int], ...]
+    glb: tuple[tuple[str, int], ...]
+    dram: tuple[tuple[str, int], ...]
 
 
 class CostModel:
@@ -134,6 +155,9 @@ class AnalyticalModel(CostModel):
         n_layers, m = len(workload), len(batch)
         wb = _bits(la.w_bits if w_bits is None else w_bits, n_layers, m, "w_bits")
         ab = _bits(la.a_bits if a_bits is None else a_bits, n_layers, m, "a_bits")
+        # The mapper runs once per distinct tiling-relevant combination of the whole batch;
+        # the per-design part then runs in blocks.
+        traffic, inverse = _traffic(la, batch, wb, ab, _psum_bits(la, wb, ab), self.tech)
         parts = []
         for start in range(0, m, self.chunk):
             sl = slice(start, min(m, start + self.chunk))
@@ -144,9 +168,47 @@ class AnalyticalModel(CostModel):
                     wb if wb.shape[1] == 1 else wb[:, sl],
                     ab if ab.shape[1] == 1 else ab[:, sl],
                     per_layer,
+                    tuple(t_[:, inverse[sl]] for t_ in traffic),
                 )
             )
         return CostBatch.concatenate(parts, workload.layer_names)
+
+    def mappings(self, workload: Workload, acc: Accelerator) -> list[LayerMapping]:
+        """The tiling the model assumes for each layer of ``workload`` on ``acc``.
+
+        Per layer: the spatial factors, then the temporal (loop, factor) pairs held in the RF,
+        in the GLB and left in DRAM, innermost first, in the mapper's chosen orders.
+        """
+        la = workload.arrays()
+        batch = AcceleratorBatch.from_accelerators([acc])
+        wb = la.w_bits.astype(np.float64)[:, None]
+        ab = la.a_bits.astype(np.float64)[:, None]
+        runs, _, _ = _mapper_runs(la, batch, wb, ab, _psum_bits(la, wb, ab), self.tech)
+        ((_, mp),) = runs
+        d = DATAFLOWS.index(acc.dataflow)
+        one = np.ones((1, 1))
+        su = spatial_factors(_sizes(la), one * acc.pe_rows, one * acc.pe_cols, d)
+        out = []
+        for i, ly in enumerate(workload.layers):
+
+            def level(name: str, order: tuple[str, ...], i: int = i) -> tuple:
+                return tuple(
+                    (dim, int(mp.factors[name][dim][i, 0]))
+                    for dim in order
+                    if mp.factors[name][dim][i, 0] > 1
+                )
+
+            glb_order = GLB_ORDERS[int(mp.glb_order[i, 0])]
+            out.append(
+                LayerMapping(
+                    layer=ly.name,
+                    spatial={dim: int(su[dim][i, 0]) for dim in DIMS if su[dim][i, 0] > 1},
+                    rf=level("rf", RF_ORDERS[d][int(mp.rf_order[i, 0])]),
+                    glb=level("glb", glb_order),
+                    dram=level("dram", glb_order),
+                )
+            )
+        return out
 
     def _evaluate_block(
         self,
@@ -155,6 +217,7 @@ class AnalyticalModel(CostModel):
         wb: np.ndarray,
         ab: np.ndarray,
         per_layer: bool,
+        traffic: tuple[np.ndarray, np.ndarray, np.ndarray],
     ) -> CostBatch:
         t = self.tech
 
@@ -166,7 +229,7 @@ class AnalyticalModel(CostModel):
 
         n, g, k, c = col(la.batch), col(la.groups), col(la.k), col(la.c)
         p, q, r, s = col(la.p), col(la.q), col(la.r), col(la.s)
-        ih, iw = col(la.in_h), col(la.in_w)
+        iw = col(la.in_w)
         rows, cols = row(acc.pe_rows), row(acc.pe_cols)
         base = row(acc.mac_bits)
         df = acc.dataflow[None, :]
@@ -213,48 +276,14 @@ class AnalyticalModel(CostModel):
             g * folds_r * folds_c * (rows + cols - 2 + np.where(is_ws, rows, 0.0)),
         )
 
-        # RF: one tile must fit; in rs, spare RF keeps more filters per PE (input reuse).
+        # RF: one tile must fit. How the RF and the GLB are then tiled, and so what crosses
+        # each boundary, comes from the loop-nest mapper (see _loopnest).
         rf_bits_cap = row(acc.rf_bytes) * 8
         need = np.where(is_rs, s * (pack * wb + ab) + pb, pack * (wb + ab) + pb)
         rf_ok = rf_bits_cap >= need
-        # rs: half the RF keeps kp filters per PE (each input is re-used across them), the
-        # other half cp input channels (partial sums accumulate in the PE across them).
-        kp = np.clip(np.floor(rf_bits_cap / (2 * (s * wb + pb))), 1, k_folds)
-        cp = np.clip(np.floor(rf_bits_cap / (2 * s * (wb + ab))), 1, c_folds)
-
-        # Traffic between GLB and array (bits), by dataflow.
-        w_size, i_size, o_size = g * k * crs * wb, n * g * c * ih * iw * ab, g * npq * k * ab
-        psum_folds = np.where(is_rs, np.ceil(c_folds / cp) * r_folds, folds_r)
-        o_noc = g * npq * k * ((2 * psum_folds - 2) * pb + ab)
-        o_noc = np.where(df == 1, o_size, o_noc)  # os: partial sums never leave the PE
-        w_noc = np.where(is_ws, w_size, g * folds_r * k * crs * wb)
-        # ws: each column's partial sums for a chunk of output pixels can stay in the PEs'
-        # RFs across all row folds; the weights are then reloaded once per chunk. Take the
-        # cheaper of spilling partial sums to the GLB and chunking.
-        out_per_pe = np.maximum(1.0, np.floor((rf_bits_cap - pack * (wb + ab)) / pb))
-        chunks = np.ceil(npq / out_per_pe)
-        chunked = g * npq * k * ab + w_size * chunks
-        spill = o_noc + w_size
-        ws_chunk = is_ws & (chunked < spill)
-        o_noc = np.where(ws_chunk, g * npq * k * ab, o_noc)
-        w_noc = np.where(ws_chunk, w_size * chunks, w_noc)
-        w_noc = np.where(is_rs, w_size * n * p_folds, w_noc)
-        i_noc = np.where(is_rs, i_size * np.ceil(k_folds / kp), g * folds_c * npq * crs * ab)
-        glb_bits = w_noc + i_noc + o_noc
-
-        # DRAM traffic with GLB tiling.
         cap = row(acc.glb_kib) * 8192.0
-        total = w_size + i_size + o_size
-        half = cap / 2
-        weight_tiled = w_size + i_size * np.ceil(w_size / half) + o_size
-        input_tiled = w_size * np.ceil(i_size / half) + i_size + o_size
-        min_w_tile = crs * wb  # one filter
-        min_i_tile = c * r * iw * ab  # the input rows one output row needs
-        # One operand wholly resident beside a double-buffered minimal tile of the other:
-        # everything moves once.
-        once = (total <= cap) | (w_size + 2 * min_i_tile <= cap) | (i_size + 2 * min_w_tile <= cap)
-        dram_bits = np.where(once, total, np.minimum(weight_tiled, input_tiled))
-        glb_ok = min_w_tile + min_i_tile <= cap
+        glb_bits, dram_bits, rf_fill = traffic
+        glb_ok = crs * wb + c * r * iw * ab <= cap  # one filter + the input rows it needs
 
         # Latency: double-buffered tiles, so the slowest resource sets the pace.
         cycles = np.maximum(
@@ -272,7 +301,7 @@ class AnalyticalModel(CostModel):
             t.mult_pj_per_bit2 * wb * ab,
         )
         e_mac = macs * (e_mult + t.add_pj_per_bit * pb)
-        rf_bits = macs * (wb + ab + 2 * pb) + w_noc + i_noc
+        rf_bits = macs * (wb + ab + 2 * pb) + rf_fill
         e_rf = rf_bits * t.rf_pj_per_bit(row(acc.rf_bytes))
         glb_pj_bit = t.rf_pj_per_bit(row(acc.glb_kib) * 1024.0)
         e_glb = glb_bits * (glb_pj_bit + t.noc_pj_per_bit) + dram_bits * glb_pj_bit
@@ -346,6 +375,103 @@ class AnalyticalModel(CostModel):
             layers=layers,
             batch=int(la.batch[0]),
         )
+
+
+def _sizes(la: LayerArrays) -> dict[str, np.ndarray]:
+    def col(x: np.ndarray) -> np.ndarray:
+        return x.astype(np.float64)[:, None]
+
+    return {
+        "B": col(la.batch),
+        "G": col(la.groups),
+        "K": col(la.k),
+        "C": col(la.c),
+        "OY": col(la.p),
+        "OX": col(la.q),
+        "FY": col(la.r),
+        "FX": col(la.s),
+    }
+
+
+def _psum_bits(la: LayerArrays, wb: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    crs = (la.c * la.r * la.s).astype(np.float64)[:, None]
+    return np.minimum(32.0, wb + ab + np.ceil(np.log2(crs)))
+
+
+def _mapper_runs(
+    la: LayerArrays,
+    acc: AcceleratorBatch,
+    wb: np.ndarray,
+    ab: np.ndarray,
+    pb: np.ndarray,
+    tech: Tech,
+):  # noqa: ANN202
+    """Runs the mapper once per distinct (array, RF, GLB, dataflow, bits) combination.
+
+    The tiling does not depend on bandwidths, clock or MAC mode, so a grid of 450k designs
+    needs only a few thousand mapper runs. Yields (column indices into the distinct set,
+    Mapping) per dataflow, plus the inverse index from designs to distinct combinations.
+    """
+    key_cols = [acc.pe_rows, acc.pe_cols, acc.rf_bytes, acc.glb_kib, acc.dataflow, acc.mac_bits]
+    for bits_arr in (wb, ab):
+        if bits_arr.shape[1] > 1:
+            key_cols += list(bits_arr)
+    keys = np.stack([np.asarray(k_, dtype=np.float64) for k_ in key_cols], axis=1)
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    sub = acc.take(first)
+    sizes = _sizes(la)
+    stride = la.stride.astype(np.float64)[:, None]
+    runs = []
+    for d in np.unique(sub.dataflow):
+        sel = np.flatnonzero(sub.dataflow == d)
+        cfg = first[sel]
+
+        def pick(a: np.ndarray, cfg: np.ndarray = cfg) -> np.ndarray:
+            return a[:, cfg] if a.shape[1] > 1 else a
+
+        def row(x: np.ndarray, sel: np.ndarray = sel) -> np.ndarray:
+            return x[sel].astype(np.float64)[None, :]
+
+        glb_pj = tech.rf_pj_per_bit(row(sub.glb_kib) * 1024.0) + tech.noc_pj_per_bit
+        runs.append(
+            (
+                sel,
+                best_mapping(
+                    sizes,
+                    stride,
+                    row(sub.pe_rows),
+                    row(sub.pe_cols),
+                    int(d),
+                    row(sub.rf_bytes) * 8,
+                    row(sub.glb_kib) * 8192.0,
+                    pick(wb),
+                    pick(ab),
+                    pick(pb),
+                    glb_pj,
+                    tech.dram_pj_per_bit,
+                    row(sub.mac_bits),
+                ),
+            )
+        )
+    return runs, inverse.reshape(-1), len(first)
+
+
+def _traffic(
+    la: LayerArrays,
+    acc: AcceleratorBatch,
+    wb: np.ndarray,
+    ab: np.ndarray,
+    pb: np.ndarray,
+    tech: Tech,
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
+    """Loop-nest traffic (GLB, DRAM, RF fills) per distinct combination, (L, U) each, and
+    the index from designs to combinations."""
+    runs, inverse, n_unique = _mapper_runs(la, acc, wb, ab, pb, tech)
+    shape_u = (wb.shape[0], n_unique)
+    glb, dram, fill = np.zeros(shape_u), np.zeros(shape_u), np.zeros(shape_u)
+    for sel, mp in runs:
+        glb[:, sel], dram[:, sel], fill[:, sel] = mp.glb_bits, mp.dram_bits, mp.rf_fill_bits
+    return (glb, dram, fill), inverse
 
 
 def _bits(value: np.ndarray, n_layers: int, m: int, name: str) -> np.ndarray:

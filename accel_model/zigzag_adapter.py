@@ -15,10 +15,14 @@ modelling and not from the inputs:
   bandwidths and per-bit access energies (:class:`~coexplore.accel_model.tech.Tech`), and the
   same MAC energy for the layer's bit-widths (ZigZag has one MAC energy per accelerator, so
   an accelerator is built per layer);
-- two fixed temporal loop orders per dataflow (the stationary operand's irrelevant loops
-  innermost, or the reduction innermost), each loop split into its prime factors so ZigZag's
-  allocator can fill every memory level; the lower-energy result is kept. ZigZag's own loop
-  order search (LOMA) takes seconds per layer and is available as ``search_mapping=True``.
+- the analytical model's own tiling (:meth:`AnalyticalModel.mappings`: which loops the RF,
+  the GLB and DRAM hold, in which order) as a fixed temporal ordering, so that per layer
+  both tools price the same loop nest; and, for the totals, ZigZag's best of that tiling and
+  two fixed orders of its own per dataflow (each loop split into prime factors so its
+  allocator can fill every level), because ZigZag's per-operand allocation of a shared
+  buffer sometimes spills partial sums to DRAM on one order and not on another. ZigZag's
+  loop-order search (LOMA) takes seconds per layer and is available as
+  ``search_mapping=True``.
 
 Not modelled by ZigZag: systolic fill/drain (the analytical ``ws``/``os`` include it) and
 Bit Fusion packing (fidelity is measured on fixed-precision configurations).
@@ -34,7 +38,9 @@ import math
 from typing import Any
 
 import numpy as np
-from coexplore.accel_model.accelerator import Accelerator
+from coexplore.accel_model._loopnest import SPATIAL, rf_shares
+from coexplore.accel_model.accelerator import DATAFLOWS, Accelerator
+from coexplore.accel_model.analytical import LayerMapping
 from coexplore.accel_model.tech import DEFAULT_TECH, Tech
 from coexplore.accel_model.workload import Layer, Workload
 
@@ -63,6 +69,10 @@ class ZigZagLayerResult:
     spatial_utilisation: float
     ok: bool
     error: str = ""
+    # The same figures for exactly the analytical model's tiling (NaN when none was given).
+    mapping_latency_cycles: float = float("nan")
+    mapping_ideal_cycles: float = float("nan")
+    mapping_energy_pj: float = float("nan")
 
 
 def _dims(layer: Layer) -> dict[str, int]:
@@ -80,21 +90,20 @@ def _dims(layer: Layer) -> dict[str, int]:
 
 
 def spatial_unrolling(layer: Layer, acc: Accelerator) -> dict[str, list[tuple[str, int]]]:
-    """Per array dimension (D1 = rows, D2 = columns): (loop, factor) pairs, greedy fill."""
+    """Per array dimension (D1 = rows, D2 = columns): (loop, factor) pairs, greedy fill.
+
+    The same rule as the analytical model's (:data:`coexplore.accel_model._loopnest.SPATIAL`).
+    """
     d = _dims(layer)
-    order = {
-        "ws": (("C", "FY", "FX"), ("K",)),
-        "os": (("OX", "OY", "B"), ("K",)),
-        "rs": (("FY", "C"), ("OY", "K")),
-    }[acc.dataflow]
+    rows_loops, cols_loops = SPATIAL[DATAFLOWS.index(acc.dataflow)]
     out: dict[str, list[tuple[str, int]]] = {}
-    for axis, size, loops in (("D1", acc.pe_rows, order[0]), ("D2", acc.pe_cols, order[1])):
+    for axis, size, loops in (("D1", acc.pe_rows, rows_loops), ("D2", acc.pe_cols, cols_loops)):
         left, pairs = size, []
         for loop in loops:
             f = min(d[loop], left)
             if f > 1:
                 pairs.append((loop, f))
-                left //= f
+            left //= f
         out[axis] = pairs
     return out
 
@@ -116,6 +125,39 @@ _TEMPORAL_ORDERS = {
         ("FX", "C", "FY", "OX", "K", "OY", "B", "G"),
     ),
 }
+
+
+def _divisor_at_most(n: int, f: int) -> int:
+    """The largest divisor of ``n`` that is <= ``f`` (1 at least)."""
+    for d in range(min(n, max(1, f)), 0, -1):
+        if n % d == 0:
+            return d
+    return 1
+
+
+def _exact_ordering(
+    given: LayerMapping, dims: dict[str, int], unrolled: dict[str, int]
+) -> list[list[Any]]:
+    """The model's RF, GLB and DRAM loops as a ZigZag temporal ordering, innermost first.
+
+    ZigZag needs each loop's factors to multiply to its trip count exactly. Where the model
+    split a loop unevenly (a balanced ceil split), every appearance of the loop but its last
+    is rounded down to a divisor of what is left (so it still fits where the model put it)
+    and the last appearance takes the rest (so no remainder ends up outermost).
+    """
+    left = {d: math.ceil(dims[d] / unrolled.get(d, 1)) for d in dims}
+    sequence = list(given.rf) + list(given.glb) + list(given.dram)
+    last = {d: i for i, (d, _) in enumerate(sequence)}
+    ordering: list[list[Any]] = []
+    for i, (d, f) in enumerate(sequence):
+        f_exact = left[d] if last[d] == i else _divisor_at_most(left[d], f)
+        if f_exact > 1:
+            ordering.append([d, f_exact])
+            left[d] //= f_exact
+    for d in dims:
+        if left[d] > 1:
+            ordering.append([d, left[d]])
+    return ordering
 
 
 def _prime_factors(n: int) -> list[int]:
@@ -171,14 +213,15 @@ class ZigZagModel:
 
         rw_all = ["I1, fh", "I1, tl", "I2, fh", "I2, tl", "O, fh", "O, tl", "O, fl", "O, th"]
         # One register file per operand, each as wide as its operand, so that no access is
-        # charged for bits it does not move; capacity split in proportion to the widths.
+        # charged for bits it does not move; capacity split as in the analytical model.
         memories: dict[str, Any] = {}
-        for operand, op_bits, reads, writes in (
-            ("I2", wb, ["I2, tl"], ["I2, fh"]),
-            ("I1", ab, ["I1, tl"], ["I1, fh"]),
-            ("O", pb, ["O, tl", "O, th"], ["O, fh", "O, fl"]),
+        shares = rf_shares(float(acc.mac_bits))
+        for operand, share, op_bits, reads, writes in (
+            ("I2", shares["W"], wb, ["I2, tl"], ["I2, fh"]),
+            ("I1", shares["I"], ab, ["I1, tl"], ["I1, fh"]),
+            ("O", shares["O"], pb, ["O, tl", "O, th"], ["O, fh", "O, fl"]),
         ):
-            size = max(op_bits, acc.rf_bytes * 8 * op_bits // (wb + ab + pb))
+            size = max(op_bits, int(acc.rf_bytes * 8 * share))
             memories[f"rf_{operand}"] = {
                 "size": size,
                 "r_cost": rf_bit * op_bits,
@@ -224,7 +267,11 @@ class ZigZagModel:
         }
 
     def _workload_and_mapping(
-        self, acc: Accelerator, layer: Layer, order: tuple[str, ...]
+        self,
+        acc: Accelerator,
+        layer: Layer,
+        order: tuple[str, ...] | None,
+        given: LayerMapping | None = None,
     ) -> tuple[list, list]:
         d = _dims(layer)
         crs = d["C"] * d["FY"] * d["FX"]
@@ -259,7 +306,9 @@ class ZigZagModel:
             },
             "memory_operand_links": {"O": "O", "W": "I2", "I": "I1"},
         }
-        if not self.search_mapping:
+        if given is not None:
+            mapping["temporal_ordering"] = _exact_ordering(given, d, unrolled)
+        elif not self.search_mapping:
             # Each loop split into its prime factors, innermost first, so that ZigZag's
             # allocator can fill each memory level with part of a loop, as a mapper would.
             temporal = []
@@ -270,8 +319,20 @@ class ZigZagModel:
         return wl, [mapping]
 
     # -- running ----------------------------------------------------------------------------
-    def evaluate_layer(self, layer: Layer, acc: Accelerator) -> ZigZagLayerResult:
-        """ZigZag's latency (cycles, stalls and on/off-loading included) and energy (pJ)."""
+    def evaluate_layer(
+        self, layer: Layer, acc: Accelerator, mapping: LayerMapping | None = None
+    ) -> ZigZagLayerResult:
+        """ZigZag's latency (cycles, stalls and on/off-loading included) and energy (pJ).
+
+        ZigZag evaluates the dataflow's two fixed loop orders and, when ``mapping`` is given,
+        the analytical model's own tiling; the main figures are the lowest-energy of these
+        (ZigZag's allocator sometimes spills partial sums to DRAM on one order but not on
+        another), the ``mapping_*`` figures those of the model's tiling alone.
+
+        Args:
+            mapping: The analytical model's tiling of this layer
+                (:meth:`AnalyticalModel.mappings`).
+        """
         from zigzag.mapping.temporal_mapping import TemporalMappingType
         from zigzag.parser.accelerator_factory import AcceleratorFactory
         from zigzag.parser.accelerator_validator import AcceleratorValidator
@@ -297,14 +358,17 @@ class ZigZagModel:
             if not av.validate():
                 raise ConfigError(f"ZigZag rejected the accelerator: {av.validator.errors}")
             accelerator = AcceleratorFactory(adata).create()
-            best = None
-            orders = (
-                _TEMPORAL_ORDERS[acc.dataflow][:1]
-                if self.search_mapping
-                else _TEMPORAL_ORDERS[acc.dataflow]
-            )
+            best = given = None
+            if self.search_mapping:
+                orders: list = [_TEMPORAL_ORDERS[acc.dataflow][0]]
+            else:
+                orders = list(_TEMPORAL_ORDERS[acc.dataflow])
+            if mapping is not None:
+                orders.insert(0, None)  # None: the analytical model's own tiling
             for order in orders:
-                wl, mp = self._workload_and_mapping(acc, layer, order)
+                wl, mp = self._workload_and_mapping(
+                    acc, layer, order, mapping if order is None else None
+                )
                 wv, mv = WorkloadValidator(wl), MappingValidator(mp)
                 wdata, mdata = wv.normalized_data, mv.normalized_data
                 if not (wv.validate() and mv.validate()):
@@ -329,9 +393,12 @@ class ZigZagModel:
                     temporal_mapping_type=TemporalMappingType("uneven"),
                 )
                 cme = stage.run()[0][0]
+                if order is None:
+                    given = cme
                 if best is None or cme.energy_total < best.energy_total:
                     best = cme
             assert best is not None
+            nan = float("nan")
             return ZigZagLayerResult(
                 name=layer.name,
                 latency_cycles=float(best.latency_total2),
@@ -340,6 +407,9 @@ class ZigZagModel:
                 dram_energy_pj=float(sum(lv[-1] for lv in best.mem_energy_breakdown.values())),
                 spatial_utilisation=float(best.mac_spatial_utilization),
                 ok=True,
+                mapping_latency_cycles=nan if given is None else float(given.latency_total2),
+                mapping_ideal_cycles=nan if given is None else float(given.ideal_temporal_cycle),
+                mapping_energy_pj=nan if given is None else float(given.energy_total),
             )
         except Exception as exc:  # noqa: BLE001 - a reference-tool failure is data, not a crash
             log.debug("ZigZag failed on %s: %s", layer.name, exc)
@@ -356,5 +426,11 @@ class ZigZagModel:
         finally:
             logging.disable(previous)
 
-    def evaluate(self, workload: Workload, acc: Accelerator) -> list[ZigZagLayerResult]:
-        return [self.evaluate_layer(layer, acc) for layer in workload.layers]
+    def evaluate(
+        self, workload: Workload, acc: Accelerator, mappings: list[LayerMapping] | None = None
+    ) -> list[ZigZagLayerResult]:
+        """Every layer; with ``mappings`` (one per layer), ZigZag evaluates those tilings."""
+        maps: list = list(mappings) if mappings is not None else [None] * len(workload)
+        return [
+            self.evaluate_layer(ly, acc, mp) for ly, mp in zip(workload.layers, maps, strict=True)
+        ]

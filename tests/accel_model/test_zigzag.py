@@ -34,3 +34,17 @@ def test_bitfusion_is_refused_with_a_reason() -> None:
         ZigZagModel().evaluate_layer(
             get_network("resnet20").layers[0], Accelerator(mac_mode="bitfusion")
         )
+
+
+def test_zigzag_prices_the_models_own_tiling() -> None:
+    wl = get_network("resnet20")
+    acc = Accelerator(pe_rows=12, pe_cols=14, rf_bytes=256, glb_kib=64, dataflow="rs")
+    model = AnalyticalModel()
+    layer, mapping = wl.layers[3], model.mappings(wl, acc)[3]
+    res = ZigZagModel().evaluate_layer(layer, acc, mapping)
+    ours = model.report(wl, acc).layers[3]
+    assert res.ok, res.error
+    assert res.mapping_ideal_cycles == ours.compute_cycles - ours.fill_cycles
+    # Same tiling, same per-access energies: the two totals agree closely.
+    assert res.mapping_energy_pj == pytest.approx(ours.energy_pj, rel=0.25)
+    assert res.energy_pj <= res.mapping_energy_pj

@@ -1,0 +1,302 @@
+"""Loop-nest tiling analysis with a small mapper, vectorised over (layers, configurations).
+
+A convolution is the loop nest B, G, K, C, OY, OX, FY, FX. The dataflow fixes the spatial
+unrolling over the PE array. What is left is tiled over three levels: the register file of
+each PE, the global buffer (GLB), DRAM. A *mapping* is an RF loop order and a GLB loop order
+(innermost first); each level takes, in its order, whole loops while they fit and then the
+largest balanced share of the first loop that does not, and what remains goes to the next
+level. The RF is split between the operands in proportion to their bit-widths (one RF per
+operand, as in Eyeriss); the GLB is shared.
+
+Traffic across a boundary is the tile footprint (inputs with their sliding-window halo) times
+the trip counts of the loops above it, except the run of loops directly above that the
+operand does not depend on (it stays put). Partial sums that cross upward with a reduction
+loop still above are written and read back. This is the analysis of Timeloop and ZigZag; the
+mapper evaluates a few candidate orders per level and keeps, per layer, the mapping with the
+least data-movement energy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+import numpy as np
+
+__all__ = ["DIMS", "RF_ORDERS", "GLB_ORDERS", "Mapping", "spatial_factors", "best_mapping"]
+
+DIMS = ("B", "G", "K", "C", "OY", "OX", "FY", "FX")
+_REL = {
+    "W": frozenset({"G", "K", "C", "FY", "FX"}),
+    "I": frozenset({"B", "G", "C", "OY", "OX", "FY", "FX"}),
+    "O": frozenset({"B", "G", "K", "OY", "OX"}),
+}
+_OPS = ("W", "I", "O")
+# Spatial unrolling: loops on the rows (D1) and columns (D2), filled greedily in this order.
+SPATIAL = {
+    0: (("C", "FY", "FX"), ("K",)),
+    1: (("OX", "OY", "B"), ("K",)),
+    2: (("FY", "C"), ("OY", "K")),
+}
+# RF orders, innermost first: what stays in a PE.
+RF_ORDERS = {
+    0: (
+        ("OX", "OY", "B", "FX", "FY", "C", "K", "G"),  # ws: weight stays, pixels stream
+        ("FX", "FY", "C", "OX", "OY", "B", "K", "G"),
+    ),  # ws: partial sums stay
+    1: (
+        ("FX", "FY", "C", "OX", "OY", "B", "K", "G"),  # os: the reduction runs in the PE
+        ("FX", "FY", "C", "K", "OX", "OY", "B", "G"),
+    ),
+    2: (
+        ("FX", "OX", "C", "K", "FY", "OY", "B", "G"),  # rs: 1-D convolution along a row
+        ("FX", "C", "K", "OX", "FY", "OY", "B", "G"),
+    ),
+}
+# GLB orders, innermost first: which operand the buffer keeps while the outer loops run.
+GLB_ORDERS = (
+    ("FX", "FY", "C", "OX", "OY", "B", "K", "G"),  # outputs finish in the GLB; K outermost
+    ("OX", "OY", "B", "FX", "FY", "C", "K", "G"),  # inputs re-used across an output tile
+    ("K", "FX", "FY", "C", "OX", "OY", "B", "G"),  # weights re-used across pixels
+    ("FX", "FY", "C", "K", "OX", "OY", "B", "G"),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Mapping:
+    """The chosen mapping per (layer, configuration) and the traffic it causes."""
+
+    glb_bits: np.ndarray  # GLB <-> array
+    dram_bits: np.ndarray  # DRAM <-> GLB
+    rf_fill_bits: np.ndarray  # writes into the PEs' register files
+    rf_order: np.ndarray  # index into RF_ORDERS[dataflow]
+    glb_order: np.ndarray  # index into GLB_ORDERS
+    factors: dict[str, dict[str, np.ndarray]]  # "rf", "glb", "dram" -> dim -> temporal factor
+
+
+def rf_shares(word_bits):  # noqa: ANN001, ANN201
+    """Fractions of the RF for W, I and partial sums: in proportion to their stored widths."""
+    total = 2 * word_bits + 32.0
+    return {"W": word_bits / total, "I": word_bits / total, "O": 32.0 / total}
+
+
+def spatial_factors(sizes, rows, cols, dataflow: int):  # noqa: ANN001, ANN201
+    """Greedy unrolling: each loop takes min(its size, what is left of the axis)."""
+    shape = np.broadcast(sizes["K"], rows).shape
+    out = {d: np.ones(shape) for d in DIMS}
+    for axis, loops in zip((rows, cols), SPATIAL[dataflow], strict=True):
+        left = np.broadcast_to(axis, shape).astype(np.float64)
+        for d in loops:
+            f = np.minimum(sizes[d], left)
+            out[d] = np.broadcast_to(f, shape)
+            left = np.floor(left / f)
+    return out
+
+
+def _footprint(op: str, t: dict, stride: np.ndarray) -> np.ndarray:
+    if op == "W":
+        return t["G"] * t["K"] * t["C"] * t["FY"] * t["FX"]
+    if op == "O":
+        return t["B"] * t["G"] * t["K"] * t["OY"] * t["OX"]
+    iy = stride * (t["OY"] - 1) + t["FY"]
+    ix = stride * (t["OX"] - 1) + t["FX"]
+    return t["B"] * t["G"] * t["C"] * iy * ix
+
+
+def _array_inputs(pe: dict, su: dict, stride: np.ndarray) -> np.ndarray:
+    """Distinct inputs the array reads from the GLB per array tile.
+
+    Neighbouring PEs share a sliding-window halo only when both the output and the filter
+    dimension of that axis are unrolled (diagonal reuse, as in row-stationary); otherwise
+    each PE reads its own window (as im2col-fed arrays do).
+    """
+    out = pe["B"] * su["B"] * pe["G"] * su["G"] * pe["C"] * su["C"]
+    for o, f in (("OY", "FY"), ("OX", "FX")):
+        shared = stride * (pe[o] * su[o] - 1) + pe[f] * su[f]
+        per_pe = su[o] * su[f] * (stride * (pe[o] - 1) + pe[f])
+        out = out * np.where((su[o] > 1) & (su[f] > 1), shared, per_pe)
+    return out
+
+
+def _fill(order, tile, left, caps, bits, stride):  # noqa: ANN001, ANN202
+    """One level: in order, each loop takes the largest balanced share that still fits.
+
+    The remainders of split loops stay above in the same order, so a split does not end the
+    level: a later loop may still enter (e.g. a chunk of K next to a chunk of C, with the
+    partial sums of that K chunk staying while the C remainder streams). A first pass gives
+    each loop at most what fits in half the capacity, so no single loop takes the level; a
+    second pass fills the rest. ``caps`` maps an operand (or "all" for a shared memory) to
+    its capacity in bits. Footprints are linear in one loop's factor f, so the largest
+    fitting f is floor((cap - S(1)) / (S(2) - S(1))) + 1.
+    """
+    tile, left = dict(tile), dict(left)
+    level = {d: np.ones_like(tile["K"]) for d in DIMS}
+    for share in (0.5, 1.0):
+        for d in order:
+            eligible = left[d] > 1
+            if not eligible.any():
+                continue
+            trial = dict(tile)
+            trial[d] = tile[d] * 2
+            f_max = left[d]
+            for key, cap in caps.items():
+                ops = _OPS if key == "all" else (key,)
+                s1 = sum(_footprint(op, tile, stride) * bits[op] for op in ops)
+                s2 = sum(_footprint(op, trial, stride) * bits[op] for op in ops)
+                slope = s2 - s1
+                room = np.where(
+                    slope > 0, np.floor((cap * share - s1) / np.maximum(slope, 1e-9)) + 1, left[d]
+                )
+                f_max = np.minimum(f_max, room)
+            f_max = np.maximum(f_max, 1.0)
+            parts = np.ceil(left[d] / f_max)
+            f = np.where(eligible, np.ceil(left[d] / parts), 1.0)  # balanced split
+            # Loops of fewer than 4 trips (filter taps) are taken whole or not at all:
+            # splitting them only pads.
+            f = np.where((left[d] < 4) & (f < left[d]), 1.0, f)
+            tile[d] = tile[d] * f
+            level[d] = level[d] * f
+            left[d] = np.where(eligible, np.ceil(left[d] / f), left[d])
+    return tile, left, level
+
+
+def _crossings(op: str, above: list[tuple[str, np.ndarray]]) -> np.ndarray:
+    """How often a tile is (re)loaded, given the loops above it, innermost first."""
+    trips = np.ones(above[0][1].shape)
+    run = np.ones(trips.shape, dtype=bool)  # still in the run of irrelevant loops
+    for d, n in above:
+        active = n > 1
+        if d in _REL[op]:
+            run &= ~active
+            trips = trips * n
+        else:
+            trips = trips * np.where(active & ~run, n, 1.0)
+    return trips
+
+
+def _evaluate(  # noqa: ANN202
+    rf_order,
+    glb_order,
+    sizes,
+    stride,
+    su,
+    temporal,
+    rf_caps,
+    glb_cap,
+    bits,
+    fill_bits,
+    pb,
+    ab,  # noqa: ANN001
+):
+    shape = temporal["K"].shape
+    ones = {d: np.ones(shape) for d in DIMS}
+    rf_tile, rf_left, rf_f = _fill(rf_order, ones, temporal, rf_caps, fill_bits, stride)
+    array_tile = {d: rf_tile[d] * su[d] for d in DIMS}
+    glb_tile, glb_left, glb_f = _fill(
+        glb_order, array_tile, rf_left, {"all": glb_cap}, fill_bits, stride
+    )
+    above_rf = [(d, glb_f[d]) for d in glb_order] + [(d, glb_left[d]) for d in glb_order]
+    above_glb = [(d, glb_left[d]) for d in glb_order]
+    # Fit is checked on the padded tiles above; traffic uses the average tile (size / trips
+    # above), so uneven splits and spatial padding move no phantom data.
+    full = {d: np.broadcast_to(sizes[d], shape) for d in DIMS}
+    glb_avg = {d: full[d] / glb_left[d] for d in DIMS}
+    array_avg = {d: full[d] / (glb_f[d] * glb_left[d]) for d in DIMS}
+    pe_avg = {d: array_avg[d] / su[d] for d in DIMS}
+    n_pes = np.ones(shape)
+    for d in DIMS:
+        n_pes = n_pes * su[d]
+    final_out = _footprint("O", full, stride)
+    glb = np.zeros(shape)
+    dram = np.zeros(shape)
+    fill = np.zeros(shape)
+    for op in _OPS:
+        n_rf = _crossings(op, above_rf)
+        if op == "I":
+            words_rf = _array_inputs(pe_avg, su, stride) * n_rf
+        else:
+            words_rf = _footprint(op, array_avg, stride) * n_rf  # multicast: distinct words
+        words_glb = _footprint(op, glb_avg, stride) * _crossings(op, above_glb)
+        if op == "O":
+            # Every crossing is a write; beyond the final outputs, each comes back as a read.
+            glb += words_rf * pb + np.maximum(0, words_rf - final_out) * pb
+            dram += final_out * ab + 2 * np.maximum(0, words_glb - final_out) * pb
+        else:
+            glb += words_rf * bits[op]
+            dram += words_glb * bits[op]
+            fill += _footprint(op, pe_avg, stride) * n_rf * n_pes * bits[op]
+    return glb, dram, fill, {"rf": rf_f, "glb": glb_f, "dram": glb_left}
+
+
+def best_mapping(
+    sizes,
+    stride,
+    rows,
+    cols,
+    dataflow: int,
+    rf_bits,
+    glb_bits,
+    wb,
+    ab,
+    pb,  # noqa: ANN001
+    glb_pj_per_bit,
+    dram_pj_per_bit: float,
+    word_bits,
+) -> Mapping:
+    """The least data-movement-energy mapping among the candidates, per element.
+
+    Candidate tilings are sized for operands stored at the datapath width (``word_bits``
+    for weights and inputs, 32-bit partial sums), whatever the layer's bit-widths; the
+    layer's bits set the traffic and the choice among candidates. Each candidate's traffic
+    then grows with the bit-widths, and so does the minimum over the fixed candidate set:
+    energy never falls when bits rise.
+
+    Args:
+        sizes: Loop bounds per dimension, (L, 1). stride: (L, 1).
+        rows, cols, rf_bits, glb_bits, glb_pj_per_bit, word_bits: (1, M).
+        wb, ab, pb: bits of weights, inputs, partial sums, broadcastable to (L, M).
+    """
+    shape = np.broadcast(sizes["K"], rows, wb).shape
+    su = spatial_factors(sizes, rows, cols, dataflow)
+    temporal = {d: np.broadcast_to(np.ceil(sizes[d] / su[d]), shape) for d in DIMS}
+    bits = {
+        "W": np.broadcast_to(wb, shape),
+        "I": np.broadcast_to(ab, shape),
+        "O": np.broadcast_to(pb, shape),
+    }
+    word = np.broadcast_to(word_bits, shape).astype(np.float64)
+    fill_bits = {"W": word, "I": word, "O": np.full(shape, 32.0)}
+    rf_caps = {
+        op: np.floor(np.broadcast_to(rf_bits, shape) * f) for op, f in rf_shares(word).items()
+    }
+    glb_cap = np.broadcast_to(glb_bits, shape)
+    best: Mapping | None = None
+    best_cost = None
+    for (ri, ro), (gi, go) in itertools.product(
+        enumerate(RF_ORDERS[dataflow]), enumerate(GLB_ORDERS)
+    ):
+        glb, dram, fill, factors = _evaluate(
+            ro, go, sizes, stride, su, temporal, rf_caps, glb_cap, bits, fill_bits, pb, ab
+        )
+        cost = glb * glb_pj_per_bit + dram * dram_pj_per_bit
+        if best is None:
+            best, best_cost = (
+                Mapping(glb, dram, fill, np.full(shape, ri), np.full(shape, gi), factors),
+                cost,
+            )
+            continue
+        better = cost < best_cost
+        best_cost = np.where(better, cost, best_cost)
+        best = Mapping(
+            glb_bits=np.where(better, glb, best.glb_bits),
+            dram_bits=np.where(better, dram, best.dram_bits),
+            rf_fill_bits=np.where(better, fill, best.rf_fill_bits),
+            rf_order=np.where(better, ri, best.rf_order),
+            glb_order=np.where(better, gi, best.glb_order),
+            factors={
+                lvl: {d: np.where(better, factors[lvl][d], best.factors[lvl][d]) for d in DIMS}
+                for lvl in factors
+            },
+        )
+    assert best is not None
+    return best

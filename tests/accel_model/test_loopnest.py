@@ -1,0 +1,57 @@
+"""The loop-nest mapper: traffic it implies, and the tiling it exports."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from coexplore.accel_model import Accelerator, AnalyticalModel, Layer, Workload, get_network
+
+MODEL = AnalyticalModel()
+
+
+def _sizes_bits(layer: Layer) -> tuple[int, int, int]:
+    w = layer.weight_count * layer.w_bits
+    i = layer.batch * layer.in_channels * layer.in_h * layer.in_w * layer.a_bits
+    o = layer.batch * layer.out_channels * layer.out_h * layer.out_w * layer.a_bits
+    return w, i, o
+
+
+def test_a_layer_that_fits_moves_each_operand_once() -> None:
+    layer = Layer("c", "conv", 16, 16, 16, 16, 3, 3, 1, 0)  # valid conv: no padding halo
+    wl = Workload("one", (layer,))
+    for df in ("ws", "os", "rs"):
+        rep = MODEL.report(wl, Accelerator(pe_rows=8, pe_cols=8, glb_kib=512, dataflow=df))
+        assert rep.layers[0].dram_bits == pytest.approx(sum(_sizes_bits(layer)), rel=1e-9)
+
+
+def test_a_small_buffer_refetches() -> None:
+    wl = get_network("resnet18")
+    big = MODEL.report(wl, Accelerator(glb_kib=512, rf_bytes=256))
+    small = MODEL.report(wl, Accelerator(glb_kib=16, rf_bytes=256))
+    assert small.accesses_by_level_bits["dram"] > 1.2 * big.accesses_by_level_bits["dram"]
+
+
+@pytest.mark.parametrize("dataflow", ["ws", "os", "rs"])
+def test_exported_mapping_covers_every_loop(dataflow: str) -> None:
+    wl = get_network("mobilenetv2-cifar")
+    acc = Accelerator(pe_rows=12, pe_cols=14, rf_bytes=64, glb_kib=32, dataflow=dataflow)
+    for ly, mp in zip(wl.layers, MODEL.mappings(wl, acc), strict=True):
+        assert mp.layer == ly.name
+        dims = {
+            "B": ly.batch,
+            "G": ly.groups,
+            "K": ly.out_channels // ly.groups,
+            "C": ly.in_channels // ly.groups,
+            "OY": ly.out_h,
+            "OX": ly.out_w,
+            "FY": ly.kernel_h,
+            "FX": ly.kernel_w,
+        }
+        covered = {d: mp.spatial.get(d, 1) for d in dims}
+        for d, f in (*mp.rf, *mp.glb, *mp.dram):
+            covered[d] *= f
+        for d, size in dims.items():
+            assert size <= covered[d] < size + math.ceil(size / 2) + mp.spatial.get(d, 1), (ly, d)
+        assert math.prod(mp.spatial.values()) <= acc.num_pes
