@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import pytest
-
 from coexplore.accel_model import Accelerator, AnalyticalModel, Layer, Workload, get_network
 
 MODEL = AnalyticalModel()
