@@ -19,7 +19,9 @@ Per layer and configuration (all arrays of shape (layers, configs)):
    back while a reduction loop is above, and the GLB reads each distinct word once per trip
    and multicasts it. RF: every MAC reads w, a and reads+writes a partial sum, plus fills.
 4. Latency: max(compute, GLB traffic / GLB bandwidth, DRAM traffic / DRAM bandwidth): tiles
-   are double-buffered, so the slowest of the three sets the pace; the excess is stall.
+   are double-buffered, so the slowest of the three sets the pace; plus loading the first
+   weight and input tiles before compute starts and draining the last output tile after it
+   (as ZigZag's on/off-loading). All above compute is reported as stall.
 5. Energy: MACs (grow with w_bits*a_bits) + each memory level (grow with bits moved and with
    memory size) + leakage (area x time). Area: PEs (MAC grows with datapath width^2, RF) +
    GLB + fixed.
@@ -217,7 +219,7 @@ class AnalyticalModel(CostModel):
         wb: np.ndarray,
         ab: np.ndarray,
         per_layer: bool,
-        traffic: tuple[np.ndarray, np.ndarray, np.ndarray],
+        traffic: tuple[np.ndarray, ...],
     ) -> CostBatch:
         t = self.tech
 
@@ -282,17 +284,17 @@ class AnalyticalModel(CostModel):
         need = np.where(is_rs, s * (pack * wb + ab) + pb, pack * (wb + ab) + pb)
         rf_ok = rf_bits_cap >= need
         cap = row(acc.glb_kib) * 8192.0
-        glb_bits, dram_bits, rf_fill = traffic
+        glb_bits, dram_bits, rf_fill, _, on_glb, _, off_glb = traffic
         glb_ok = crs * wb + c * r * iw * ab <= cap  # one filter + the input rows it needs
 
-        # Latency: double-buffered tiles, so the slowest resource sets the pace.
-        cycles = np.maximum(
-            compute,
-            np.maximum(
-                glb_bits / row(acc.glb_bits_per_cycle),
-                dram_bits / (8.0 * row(acc.dram_bytes_per_cycle)),
-            ),
-        )
+        # Latency: double-buffered tiles, so the slowest resource sets the pace; before that
+        # the first weight and input tiles must arrive, and after it the last outputs leave.
+        glb_bw, dram_bw = row(acc.glb_bits_per_cycle), 8.0 * row(acc.dram_bytes_per_cycle)
+        steady = np.maximum(compute, np.maximum(glb_bits / glb_bw, dram_bits / dram_bw))
+        # Only the first array tile is serial (DRAM -> GLB -> array); the rest of the GLB
+        # tile streams in while computing. Likewise the last output tile on the way out.
+        load_drain = (on_glb + off_glb) * (1.0 / glb_bw + 1.0 / dram_bw)
+        cycles = steady + load_drain
 
         # Energy (pJ).
         e_mult = np.where(
@@ -416,8 +418,15 @@ def _mapper_runs(
     for bits_arr in (wb, ab):
         if bits_arr.shape[1] > 1:
             key_cols += list(bits_arr)
-    keys = np.stack([np.asarray(k_, dtype=np.float64) for k_ in key_cols], axis=1)
-    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    # One int64 code per design (mixed radix over each column's distinct values): a 1-D
+    # unique is much faster than a row-wise one.
+    code = np.zeros(len(acc), dtype=np.int64)
+    for col_ in key_cols:
+        values, idx = np.unique(np.asarray(col_), return_inverse=True)
+        # Re-compress after each column so the code never overflows.
+        _, code = np.unique(code * len(values) + idx.reshape(-1), return_inverse=True)
+        code = code.reshape(-1).astype(np.int64)
+    _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
     sub = acc.take(first)
     sizes = _sizes(la)
     stride = la.stride.astype(np.float64)[:, None]
@@ -456,6 +465,17 @@ def _mapper_runs(
     return runs, inverse.reshape(-1), len(first)
 
 
+TRAFFIC_KEYS = (
+    "glb",
+    "dram",
+    "rf_fill",
+    "onload_dram",
+    "onload_glb",
+    "offload_dram",
+    "offload_glb",
+)
+
+
 def _traffic(
     la: LayerArrays,
     acc: AcceleratorBatch,
@@ -463,15 +483,16 @@ def _traffic(
     ab: np.ndarray,
     pb: np.ndarray,
     tech: Tech,
-) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
-    """Loop-nest traffic (GLB, DRAM, RF fills) per distinct combination, (L, U) each, and
-    the index from designs to combinations."""
+) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """The mapper's traffic (see ``_loopnest.Mapping.traffic``, in TRAFFIC_KEYS order) per
+    distinct combination, (L, U) each, and the index from designs to combinations."""
     runs, inverse, n_unique = _mapper_runs(la, acc, wb, ab, pb, tech)
     shape_u = (wb.shape[0], n_unique)
-    glb, dram, fill = np.zeros(shape_u), np.zeros(shape_u), np.zeros(shape_u)
+    out = tuple(np.zeros(shape_u) for _ in TRAFFIC_KEYS)
     for sel, mp in runs:
-        glb[:, sel], dram[:, sel], fill[:, sel] = mp.glb_bits, mp.dram_bits, mp.rf_fill_bits
-    return (glb, dram, fill), inverse
+        for arr, key in zip(out, TRAFFIC_KEYS, strict=True):
+            arr[:, sel] = mp.traffic[key]
+    return out, inverse
 
 
 def _bits(value: np.ndarray, n_layers: int, m: int, name: str) -> np.ndarray:

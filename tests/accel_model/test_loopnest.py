@@ -54,3 +54,25 @@ def test_exported_mapping_covers_every_loop(dataflow: str) -> None:
         for d, size in dims.items():
             assert size <= covered[d] < size + math.ceil(size / 2) + mp.spatial.get(d, 1), (ly, d)
         assert math.prod(mp.spatial.values()) <= acc.num_pes
+
+
+def test_footprint_growth_is_exact() -> None:
+    import numpy as np
+    from coexplore.accel_model import _loopnest as ln
+
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        tile = {d: rng.integers(1, 9, size=(3, 4)).astype(float) for d in ln.DIMS}
+        stride = rng.integers(1, 3, size=(3, 1)).astype(float)
+        for op in ("W", "I", "O"):
+            for d in ln.DIMS:
+                s1 = ln._footprint(op, tile, stride) * 8
+                doubled = {**tile, d: tile[d] * 2}
+                s2 = ln._footprint(op, doubled, stride) * 8
+                np.testing.assert_allclose(ln._growth(op, d, tile, stride, s1), s2 - s1)
+
+
+def test_everything_fits_in_a_huge_buffer() -> None:
+    layer = Layer("fc", "linear", 64, 10)
+    rep = MODEL.report(Workload("tiny", (layer,)), Accelerator(rf_bytes=512, glb_kib=512))
+    assert rep.feasible and rep.layers[0].dram_bits == pytest.approx(sum(_sizes_bits(layer)))
