@@ -83,10 +83,15 @@ class Mapping:
     factors: dict[str, dict[str, np.ndarray]]  # "rf", "glb", "dram" -> dim -> temporal factor
 
 
-def rf_shares(word_bits):  # noqa: ANN001, ANN201
+def accumulator_bits(word_bits, reduction):  # noqa: ANN001, ANN201
+    """Partial-sum width of a datapath: two words' product plus the reduction's growth."""
+    return np.minimum(32.0, 2 * word_bits + np.ceil(np.log2(np.maximum(reduction, 1))))
+
+
+def rf_shares(word_bits, psum_bits):  # noqa: ANN001, ANN201
     """Fractions of the RF for W, I and partial sums: in proportion to their stored widths."""
-    total = 2 * word_bits + 32.0
-    return {"W": word_bits / total, "I": word_bits / total, "O": 32.0 / total}
+    total = 2 * word_bits + psum_bits
+    return {"W": word_bits / total, "I": word_bits / total, "O": psum_bits / total}
 
 
 def spatial_factors(sizes, rows, cols, dataflow: int):  # noqa: ANN001, ANN201
@@ -339,7 +344,8 @@ def best_mapping(
     """The least data-movement-energy mapping among the candidates, per element.
 
     Candidate tilings are sized for operands stored at the datapath width (``word_bits``
-    for weights and inputs, 32-bit partial sums), whatever the layer's bit-widths; the
+    for weights and inputs, the datapath's accumulator width for partial sums), whatever the
+    layer's bit-widths; the
     layer's bits set the traffic and the choice among candidates. Each candidate's traffic
     then grows with the bit-widths, and so does the minimum over the fixed candidate set:
     energy never falls when bits rise.
@@ -358,9 +364,13 @@ def best_mapping(
         "O": np.broadcast_to(pb, shape),
     }
     word = np.broadcast_to(word_bits, shape).astype(np.float64)
-    fill_bits = {"W": word, "I": word, "O": np.full(shape, 32.0)}
+    acc_bits = np.broadcast_to(
+        accumulator_bits(word, sizes["C"] * sizes["FY"] * sizes["FX"]), shape
+    )
+    fill_bits = {"W": word, "I": word, "O": acc_bits}
     rf_caps = {
-        op: np.floor(np.broadcast_to(rf_bits, shape) * f) for op, f in rf_shares(word).items()
+        op: np.floor(np.broadcast_to(rf_bits, shape) * f)
+        for op, f in rf_shares(word, acc_bits).items()
     }
     glb_cap = np.broadcast_to(glb_bits, shape)
     best: Mapping | None = None

@@ -11,13 +11,21 @@ Per layer and configuration (all arrays of shape (layers, configs)):
    channels on the columns; each PE runs an S-tap 1-D convolution along Q outputs.
    Bit Fusion packs (8/w)*(8/a) MACs per PE per cycle, shortening the temporal loop.
 2. Temporal tiling by a small vectorised mapper (:mod:`._loopnest`): the RF (split between
-   W, I and partial sums by bit-width) and then the GLB take loops in one of a few candidate
-   orders, whole or as a balanced share; per layer the mapping with the least data-movement
-   energy is kept. The RF must hold at least one tile (else infeasible).
+   W, I and partial sums in proportion to their stored widths) and then the GLB take loops
+   in one of a few candidate orders, whole or as a balanced share; then each operand's tile
+   grows on its own through the loops above while it still fits (per-operand allocation).
+   Per layer the mapping with the least data-movement energy is kept. Tiles are sized for
+   datapath-width operands, so energy never falls when bit-widths rise. The RF must hold at
+   least one tile (else infeasible). The mapper runs once per distinct (array, RF, GLB,
+   dataflow, bits) combination, not per design. :meth:`AnalyticalModel.mappings` exports
+   the chosen tiling.
 3. Accesses per level follow from the tiling: each tile crosses a boundary once per trip of
    the loops above it that it depends on (stationarity), partial sums are written and read
-   back while a reduction loop is above, and the GLB reads each distinct word once per trip
-   and multicasts it. RF: every MAC reads w, a and reads+writes a partial sum, plus fills.
+   back while a reduction loop is above, the GLB reads each distinct word once per trip and
+   multicasts it (inputs' sliding-window halo is shared between PEs only where both the
+   output and the filter dimension are unrolled), and volumes use the average tile, so
+   uneven splits move no padding. RF: every MAC reads w, a and reads+writes a partial sum,
+   plus fills.
 4. Latency: max(compute, GLB traffic / GLB bandwidth, DRAM traffic / DRAM bandwidth): tiles
    are double-buffered, so the slowest of the three sets the pace; plus loading the first
    weight and input tiles before compute starts and draining the last output tile after it

@@ -38,7 +38,7 @@ import math
 from typing import Any
 
 import numpy as np
-from coexplore.accel_model._loopnest import SPATIAL, rf_shares
+from coexplore.accel_model._loopnest import SPATIAL, accumulator_bits, rf_shares
 from coexplore.accel_model.accelerator import DATAFLOWS, Accelerator
 from coexplore.accel_model.analytical import LayerMapping
 from coexplore.accel_model.tech import DEFAULT_TECH, Tech
@@ -215,7 +215,7 @@ class ZigZagModel:
         # One register file per operand, each as wide as its operand, so that no access is
         # charged for bits it does not move; capacity split as in the analytical model.
         memories: dict[str, Any] = {}
-        shares = rf_shares(float(acc.mac_bits))
+        shares = rf_shares(float(acc.mac_bits), float(accumulator_bits(acc.mac_bits, crs)))
         for operand, share, op_bits, reads, writes in (
             ("I2", shares["W"], wb, ["I2, tl"], ["I2, fh"]),
             ("I1", shares["I"], ab, ["I1, tl"], ["I1, fh"]),
