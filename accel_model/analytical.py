@@ -37,6 +37,7 @@ Per layer and configuration (all arrays of shape (layers, configs)):
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 from collections.abc import Sequence
 
@@ -86,7 +87,7 @@ class LayerMapping:
     dram: tuple[tuple[str, int], ...]
 
 
-class CostModel:
+class CostModel(abc.ABC):
     """Interface of a cost model: workload x accelerators -> :class:`CostBatch`.
 
     Subclasses set ``name`` and ``version`` (the version goes into cache keys of anything
@@ -96,6 +97,7 @@ class CostModel:
     name = "abstract"
     version = "0"
 
+    @abc.abstractmethod
     def evaluate(
         self,
         workload: Workload,
@@ -105,7 +107,7 @@ class CostModel:
         a_bits: np.ndarray | None = None,
         per_layer: bool = False,
     ) -> CostBatch:
-        raise NotImplementedError
+        """Costs of ``workload`` on every configuration in ``accs`` (see subclasses)."""
 
     def report(self, workload: Workload, acc: Accelerator) -> CostReport:
         """The cost of one design, with per-layer and per-level breakdowns."""
@@ -129,7 +131,7 @@ class AnalyticalModel(CostModel):
     """
 
     name = "analytical"
-    version = "analytical-1"
+    version = "analytical-2"  # bump whenever labels change: trained evaluators key on it
 
     def __init__(self, tech: Tech = DEFAULT_TECH, chunk: int = 8192) -> None:
         self.tech = tech
