@@ -374,6 +374,7 @@ class AnalyticalModel(CostModel):
                 "dram_bits": bc(dram_bits, cycles.shape),
                 "utilisation": macs / (pack * cycles * pes[None, :]),
                 "macs_per_pe_cycle": bc(pack, cycles.shape),
+                "feasible": ok_layers.astype(np.float64),  # 1.0 where the layer can run
             }
             layers = {key: np.array(v, dtype=np.float64) for key, v in layers.items()}
         return CostBatch.from_totals(

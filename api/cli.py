@@ -311,6 +311,20 @@ def networks() -> None:
         typer.echo(f"{name:20s} {len(wl):3d} layers  {wl.total_macs / 1e6:10.1f} MMAC")
 
 
+@app.command()
+def spaces() -> None:
+    """List the joint search spaces (architecture x bits x accelerator) with their sizes."""
+    from coexplore.search.space import SPACES, get_space
+
+    for name in SPACES.names():
+        sp = get_space(name)
+        typer.echo(
+            f"{name:12s} {sp.n_slots:2d} slots x {sp.n_ops} operators x {len(sp.bits)} bit-widths "
+            f"x {sp.hardware.size:,} accelerators ({sp.hardware.name}): {sp.size:.3g} points, "
+            f"encoding {sp.encoding_dim} wide"
+        )
+
+
 @bench_app.command("cost-model")
 def bench_cost_model(
     configs: Annotated[int, typer.Option(min=10, help="Random configurations for fidelity.")] = 100,
