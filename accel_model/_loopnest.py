@@ -76,7 +76,8 @@ class Mapping:
     # Bits, each (L, M): "glb" (GLB <-> array), "dram" (DRAM <-> GLB), "rf_fill" (writes
     # into the PEs' RFs); before compute can start, the first W and I tiles must arrive:
     # "onload_dram" (the GLB tile from DRAM) and "onload_glb" (the array tile from the GLB);
-    # after it ends, the last output tile leaves: "offload_dram", "offload_glb".
+    # after it ends, the last output tile leaves: "offload_dram", "offload_glb". Per operand
+    # X: "glb_xfers_X" tile transfers through the GLB port of "glb_xfer_bits_X" bits each.
     traffic: dict[str, np.ndarray]
     rf_order: np.ndarray  # index into RF_ORDERS[dataflow]
     glb_order: np.ndarray  # index into GLB_ORDERS
@@ -292,13 +293,20 @@ def _evaluate(  # noqa: ANN202
     glb = np.zeros(shape)
     dram = np.zeros(shape)
     fill = np.zeros(shape)
+    ports = {}  # per operand: GLB-port transfers and bits per transfer (for port granularity)
     for op in _OPS:
         n_rf = _crossings(op, seq_rf[op], shape)
         arr = _average(full, seq_rf[op])
         if op == "I":
-            words_rf = _array_inputs({d: arr[d] / su[d] for d in DIMS}, su, stride) * n_rf
+            tile_words = _array_inputs({d: arr[d] / su[d] for d in DIMS}, su, stride)
         else:
-            words_rf = _footprint(op, arr, stride) * n_rf  # multicast: distinct words
+            tile_words = _footprint(op, arr, stride)  # multicast: distinct words
+        words_rf = tile_words * n_rf
+        if op == "O":
+            reads = np.maximum(0, words_rf - final_out) / np.maximum(tile_words, 1e-12)
+            ports[op] = (n_rf + reads, tile_words * pb)
+        else:
+            ports[op] = (n_rf, tile_words * bits[op])
         words_glb = _footprint(op, _average(full, seq_glb[op]), stride) * _crossings(
             op, seq_glb[op], shape
         )
@@ -314,6 +322,8 @@ def _evaluate(  # noqa: ANN202
             )
     glb_avg = _average(full, above_glb)
     traffic = {
+        **{f"glb_xfers_{op}": ports[op][0] for op in _OPS},
+        **{f"glb_xfer_bits_{op}": ports[op][1] for op in _OPS},
         "glb": glb,
         "dram": dram,
         "rf_fill": fill,

@@ -22,7 +22,8 @@ Per layer and configuration (all arrays of shape (layers, configs)):
 3. Accesses per level follow from the tiling: each tile crosses a boundary once per trip of
    the loops above it that it depends on (stationarity), partial sums are written and read
    back while a reduction loop is above, the GLB reads each distinct word once per trip and
-   multicasts it (inputs' sliding-window halo is shared between PEs only where both the
+   multicasts it in port-wide accesses (a transfer of b bits costs ceil(b / width) port
+   cycles and accesses; inputs' sliding-window halo is shared between PEs only where both the
    output and the filter dimension are unrolled), and volumes use the average tile, so
    uneven splits move no padding. RF: every MAC reads w, a and reads+writes a partial sum,
    plus fills.
@@ -294,13 +295,20 @@ class AnalyticalModel(CostModel):
         need = np.where(is_rs, s * (pack * wb + ab) + pb, pack * (wb + ab) + pb)
         rf_ok = rf_bits_cap >= need
         cap = row(acc.glb_kib) * 8192.0
-        glb_bits, dram_bits, rf_fill, _, on_glb, _, off_glb = traffic
+        glb_bits, dram_bits, rf_fill, _, on_glb, _, off_glb, *port = traffic
+        glb_bw = row(acc.glb_bits_per_cycle)
+        # The GLB port moves whole port-width words: a transfer of b bits occupies
+        # ceil(b / width) port cycles and costs as many port-width accesses.
+        glb_port_bits = sum(
+            xfers * np.ceil(xbits / glb_bw) * glb_bw
+            for xfers, xbits in zip(port[:3], port[3:], strict=True)
+        )
         glb_ok = crs * wb + c * r * iw * ab <= cap  # one filter + the input rows it needs
 
         # Latency: double-buffered tiles, so the slowest resource sets the pace; before that
         # the first weight and input tiles must arrive, and after it the last outputs leave.
-        glb_bw, dram_bw = row(acc.glb_bits_per_cycle), 8.0 * row(acc.dram_bytes_per_cycle)
-        steady = np.maximum(compute, np.maximum(glb_bits / glb_bw, dram_bits / dram_bw))
+        dram_bw = 8.0 * row(acc.dram_bytes_per_cycle)
+        steady = np.maximum(compute, np.maximum(glb_port_bits / glb_bw, dram_bits / dram_bw))
         # Only the first array tile is serial (DRAM -> GLB -> array); the rest of the GLB
         # tile streams in while computing. Likewise the last output tile on the way out.
         load_drain = (on_glb + off_glb) * (1.0 / glb_bw + 1.0 / dram_bw)
@@ -316,7 +324,8 @@ class AnalyticalModel(CostModel):
         rf_bits = macs * (wb + ab + 2 * pb) + rf_fill
         e_rf = rf_bits * t.rf_pj_per_bit(row(acc.rf_bytes))
         glb_pj_bit = t.rf_pj_per_bit(row(acc.glb_kib) * 1024.0)
-        e_glb = glb_bits * (glb_pj_bit + t.noc_pj_per_bit) + dram_bits * glb_pj_bit
+        # SRAM accesses are port-wide; the NoC carries only the bits that move.
+        e_glb = glb_port_bits * glb_pj_bit + glb_bits * t.noc_pj_per_bit + dram_bits * glb_pj_bit
         e_dram = dram_bits * t.dram_pj_per_bit
 
         # Area (mm^2) per configuration.
@@ -484,6 +493,12 @@ TRAFFIC_KEYS = (
     "onload_glb",
     "offload_dram",
     "offload_glb",
+    "glb_xfers_W",
+    "glb_xfers_I",
+    "glb_xfers_O",
+    "glb_xfer_bits_W",
+    "glb_xfer_bits_I",
+    "glb_xfer_bits_O",
 )
 
 
