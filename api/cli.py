@@ -369,6 +369,30 @@ def bench_cost_model(
     typer.echo(json.dumps(res, indent=2, default=float) if as_json else text)
 
 
+@bench_app.command("evaluator")
+def bench_evaluator(
+    space: Annotated[str, typer.Option(help="Joint search space.")] = "mbv2-cifar",
+    samples: Annotated[int, typer.Option(min=1000, help="Labelled samples to generate.")] = 200_000,
+    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+    out: Annotated[Path, typer.Option(help="Markdown table to write.")] = Path(
+        "results/evaluator.md"
+    ),
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the measurements as JSON.")
+    ] = False,
+) -> None:
+    """The DANCE evaluator targets: training-data generation now; the network when built."""
+    from coexplore.search.bench import render_evaluator_markdown, run_evaluator_bench
+
+    res = _guard(run_evaluator_bench)(space, samples, seed)
+    text = render_evaluator_markdown(
+        res, f"search bench evaluator --space {space} --samples {samples} --seed {seed}"
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    typer.echo(json.dumps(res, indent=2) if as_json else text)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
