@@ -64,3 +64,19 @@ def test_cost_reports_breakdowns() -> None:
     assert set(rep["energy_by_level_pj"]) == {"mac", "rf", "glb", "dram", "leakage"}
     total = sum(rep["energy_by_level_pj"].values())
     assert abs(total / rep["energy_pj"] - 1) < 1e-9
+
+
+def test_bench_evaluator_measures_data_and_lists_what_is_not_built(tmp_path: Path) -> None:
+    out = tmp_path / "evaluator.md"
+    res = runner.invoke(
+        app, ["bench", "evaluator", "--space", "tiny", "--samples", "2000", "--out", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    text = out.read_text()
+    assert "2,000 samples of tiny" in text and "**missed**" in text  # fewer than 200,000
+    assert text.count("not built yet") == 6
+
+
+def test_spaces_lists_both_spaces() -> None:
+    res = runner.invoke(app, ["spaces"])
+    assert res.exit_code == 0 and "mbv2-cifar" in res.output and "tiny" in res.output
