@@ -29,6 +29,11 @@ bench_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(bench_app, name="bench")
+evaluator_app = typer.Typer(
+    help="The DANCE evaluator (imitates the cost model) and hardware generator.",
+    no_args_is_help=True,
+)
+app.add_typer(evaluator_app, name="evaluator")
 
 DEFAULT_RUNS = Path("results") / "runs"
 
@@ -66,13 +71,16 @@ def _parse_bits(text: str) -> tuple[int, ...]:
     return bits
 
 
-def _write_run(out_root: Path, name: str, files: dict[str, str]) -> Path:
-    """Writes a run folder atomically: a crash never leaves a half-written run behind."""
+def _write_run(out_root: Path, name: str, files: dict[str, str], fill: Any = None) -> Path:
+    """Writes a run folder atomically: a crash never leaves a half-written run behind.
+    ``fill(folder)`` may write more files (e.g. model weights) before the folder appears."""
     out_root.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     tmp = Path(tempfile.mkdtemp(prefix=f".{stamp}-{name}-", dir=out_root))
     for rel, text in files.items():
         (tmp / rel).write_text(text)
+    if fill is not None:
+        fill(tmp)
     final = out_root / f"{stamp}-{name}"
     n = 1
     while final.exists():
@@ -374,6 +382,12 @@ def bench_evaluator(
     space: Annotated[str, typer.Option(help="Joint search space.")] = "mbv2-cifar",
     samples: Annotated[int, typer.Option(min=1000, help="Labelled samples to generate.")] = 200_000,
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+    networks: Annotated[
+        bool, typer.Option(help="Train and measure the evaluator and generator (~15 min).")
+    ] = True,
+    pairs: Annotated[
+        int, typer.Option(min=10, help="(architecture, bits) pairs for the generator.")
+    ] = 500,
     out: Annotated[Path, typer.Option(help="Markdown table to write.")] = Path(
         "results/evaluator.md"
     ),
@@ -381,16 +395,138 @@ def bench_evaluator(
         bool, typer.Option("--json", help="Print the measurements as JSON.")
     ] = False,
 ) -> None:
-    """The DANCE evaluator targets: training-data generation now; the network when built."""
+    """The DANCE evaluator targets: data generation, evaluator accuracy and speed, and the
+    hardware generator against the exhaustive optimum, all measured in one run."""
     from coexplore.search.bench import render_evaluator_markdown, run_evaluator_bench
 
-    res = _guard(run_evaluator_bench)(space, samples, seed)
-    text = render_evaluator_markdown(
-        res, f"search bench evaluator --space {space} --samples {samples} --seed {seed}"
+    res = _guard(run_evaluator_bench)(
+        space, samples, seed, networks=networks, pairs=pairs, progress=_say(as_json)
     )
+    command = f"search bench evaluator --space {space} --samples {samples} --seed {seed}" + (
+        f" --pairs {pairs}" if networks else " --no-networks"
+    )
+    text = render_evaluator_markdown(res, command)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
-    typer.echo(json.dumps(res, indent=2) if as_json else text)
+    typer.echo(json.dumps(res, indent=2, default=float) if as_json else text)
+
+
+def _say(quiet: bool) -> Any:
+    """A progress callback printing timestamped phase lines on stderr."""
+    t0 = time.perf_counter()
+
+    def say(message: str) -> None:
+        if not quiet:
+            typer.echo(f"[{time.perf_counter() - t0:6.0f} s] {message}", err=True)
+
+    return say
+
+
+@evaluator_app.command("train")
+def evaluator_train(
+    space: Annotated[str, typer.Option(help="Joint search space (see `search spaces`).")] = (
+        "mbv2-cifar"
+    ),
+    objective: Annotated[
+        str, typer.Option(help="Generator objective: edp, latency, energy, area or edap.")
+    ] = "edp",
+    train_seconds: Annotated[
+        float, typer.Option(min=1.0, help="Evaluator training budget (seconds).")
+    ] = 270.0,
+    generator_seconds: Annotated[
+        float, typer.Option(min=1.0, help="Generator training budget (seconds).")
+    ] = 90.0,
+    samples: Annotated[int, typer.Option(min=100, help="Labelled training designs.")] = 200_000,
+    min_fps: Annotated[
+        float, typer.Option(help="Generator bound: at least this fps (0 = none).")
+    ] = 0.0,
+    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+    out: Annotated[Path, typer.Option(help="Folder for run folders.")] = DEFAULT_RUNS,
+    as_json: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False,
+) -> None:
+    """Train the evaluator on cost-model labels and the generator through it; save both with
+    their held-out metrics in a run folder."""
+    _guard(_evaluator_train)(
+        space, objective, train_seconds, generator_seconds, samples, min_fps, seed, out, as_json
+    )
+
+
+def _evaluator_train(
+    space: str,
+    objective: str,
+    train_seconds: float,
+    generator_seconds: float,
+    samples: int,
+    min_fps: float,
+    seed: int,
+    out: Path,
+    as_json: bool,
+) -> None:
+    from coexplore.search.space import get_space
+
+    sp = get_space(space)  # unknown names fail here, before any work
+    from coexplore.search.evaluator import EvaluatorConfig, save_evaluator, train_evaluator
+    from coexplore.search.generator import GeneratorConfig, save_generator, train_generator
+
+    ecfg = EvaluatorConfig(samples=samples, train_seconds=train_seconds, seed=seed)
+    gcfg = GeneratorConfig(
+        objective=objective, min_fps=min_fps, train_seconds=generator_seconds, seed=seed
+    )
+    total = train_seconds + generator_seconds
+    with _time_bar(total, quiet=as_json) as say:
+        ev, metrics = train_evaluator(sp, ecfg, progress=say)
+        gen, gmetrics = train_generator(ev, gcfg, progress=say)
+
+    def fill(folder: Path) -> None:
+        save_evaluator(ev, folder, ecfg, metrics)
+        save_generator(gen, folder, gcfg, gmetrics)
+
+    folder = _write_run(out, f"evaluator-{space}", {}, fill)
+    result = {"run_folder": str(folder), "evaluator": metrics, "generator": gmetrics}
+    if as_json:
+        typer.echo(json.dumps(result, indent=2, default=float))
+        return
+    m = metrics
+    typer.echo(
+        f"evaluator: held-out MAPE latency {m['mape']['latency']:.2%}, energy "
+        f"{m['mape']['energy']:.2%}, area {m['mape']['area']:.2%}; Spearman "
+        f"{m['spearman']['latency']:.4f}/{m['spearman']['energy']:.4f}/"
+        f"{m['spearman']['area']:.4f}; trained {m['train_seconds']:.0f} s; "
+        f"{m['predictions_per_s']:,.0f} predictions/s"
+    )
+    typer.echo(f"generator: {gmetrics['steps']} steps ({gcfg.objective}). Saved to {folder}")
+
+
+class _time_bar:
+    """A rich progress bar over a time budget; the callback shows the latest phase."""
+
+    def __init__(self, total_s: float, quiet: bool) -> None:
+        self.total, self.quiet = total_s, quiet
+        self.progress: Any = None
+
+    def __enter__(self) -> Any:
+        if self.quiet or not sys.stderr.isatty():
+            return _say(self.quiet)  # phase lines in logs, nothing with --json
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True
+        )
+        self.progress.__enter__()
+        task = self.progress.add_task("preparing", total=self.total)
+        start: list[float] = []
+
+        def say(message: str) -> None:
+            if message.startswith("training on") and not start:
+                start.append(time.perf_counter())
+            done = time.perf_counter() - start[0] if start else 0.0
+            self.progress.update(task, description=message[:60], completed=min(done, self.total))
+
+        return say
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.progress is not None:
+            self.progress.__exit__(*exc)
 
 
 def main() -> None:

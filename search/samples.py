@@ -31,7 +31,18 @@ from coexplore.search.space import OPERATORS, SKIP, JointSpace
 
 from coexplore.errors import ConfigError
 
-__all__ = ["Samples", "label", "generate", "load_or_generate", "FPS_BAND"]
+__all__ = [
+    "Samples",
+    "VariantCosts",
+    "price",
+    "gather",
+    "label",
+    "accelerator_pool",
+    "generate_with_costs",
+    "generate",
+    "load_or_generate",
+    "FPS_BAND",
+]
 
 log = logging.getLogger(__name__)
 FPS_BAND = (10.0, 120.0)
@@ -112,7 +123,7 @@ def _variant_workload(space: JointSpace) -> tuple[Workload, dict]:
     return Workload(f"{space.name}-variants", tuple(layers)), where
 
 
-def _pool(space: JointSpace, size: int, seed: int) -> np.ndarray:
+def accelerator_pool(space: JointSpace, size: int, seed: int) -> np.ndarray:
     """Accelerator pool: stratified over dataflow x MAC mode, plus each stratum's corners."""
     hw = space.hardware
     df_j, mm_j = PARAMETERS.index("dataflow"), PARAMETERS.index("mac_mode")
@@ -128,6 +139,81 @@ def _pool(space: JointSpace, size: int, seed: int) -> np.ndarray:
             corner[:, df_j], corner[:, mm_j] = d, m
         parts += [idx, lo, hi]
     return np.unique(np.concatenate(parts), axis=0)
+
+
+@dataclasses.dataclass(frozen=True)
+class VariantCosts:
+    """Per-variant costs over an accelerator pool: the exact parts every label is summed from.
+
+    ``cycles``/``energy_pj``/``feasible`` have shape (slots, operators, bits, pool); ``skip``
+    costs nothing and is always feasible. ``fixed_*`` hold the stem and head, ``area_mm2``
+    and ``clock_hz`` the accelerators, all of shape (pool,).
+    """
+
+    pool: np.ndarray  # (m, params) accelerator choice indices
+    cycles: np.ndarray
+    energy_pj: np.ndarray
+    feasible: np.ndarray
+    fixed_cycles: np.ndarray
+    fixed_energy_pj: np.ndarray
+    fixed_feasible: np.ndarray
+    area_mm2: np.ndarray
+    clock_hz: np.ndarray
+
+
+def price(space: JointSpace, pool: np.ndarray, model: CostModel | None = None) -> VariantCosts:
+    """Prices every (slot, operator, bits) variant and the fixed layers on every pool row."""
+    model = model or AnalyticalModel()
+    accs = space.hardware.batch(pool)
+    fixed = Workload(f"{space.name}-fixed", space.stem + space.head)
+    fixed_cost = model.evaluate(fixed, accs, per_layer=True)
+    variants, where = _variant_workload(space)
+    var_cost = model.evaluate(variants, accs, per_layer=True)
+    assert fixed_cost.layers is not None and var_cost.layers is not None
+    n_s, n_o, n_b, m = space.n_slots, space.n_ops, len(space.bits), len(pool)
+    lat = np.zeros((n_s, n_o, n_b, m))
+    energy = np.zeros((n_s, n_o, n_b, m))
+    feas = np.ones((n_s, n_o, n_b, m), dtype=bool)
+    for (s, op, b), idx in where.items():
+        lat[s, op, b] = var_cost.layers["cycles"][idx].sum(axis=0)
+        energy[s, op, b] = var_cost.layers["energy_pj"][idx].sum(axis=0)
+        feas[s, op, b] = var_cost.layers["feasible"][idx].min(axis=0) > 0
+    return VariantCosts(
+        pool=pool,
+        cycles=lat,
+        energy_pj=energy,
+        feasible=feas,
+        fixed_cycles=fixed_cost.layers["cycles"].sum(axis=0),
+        fixed_energy_pj=fixed_cost.layers["energy_pj"].sum(axis=0),
+        fixed_feasible=fixed_cost.layers["feasible"].min(axis=0) > 0,
+        area_mm2=fixed_cost.area_mm2,
+        clock_hz=accs.clock_hz,
+    )
+
+
+def gather(costs: VariantCosts, ops: np.ndarray, bits: np.ndarray, pool_idx: np.ndarray) -> Samples:
+    """Labels of samples whose accelerators are rows ``pool_idx`` of ``costs.pool`` (exact)."""
+    slots = np.arange(ops.shape[1])[None, :]
+    at = (slots, ops, bits, pool_idx[:, None])
+    cyc = costs.fixed_cycles[pool_idx] + costs.cycles[at].sum(axis=1)
+    e = costs.fixed_energy_pj[pool_idx] + costs.energy_pj[at].sum(axis=1)
+    ok = costs.fixed_feasible[pool_idx] & costs.feasible[at].all(axis=1)
+    latency_s = np.where(ok, cyc / costs.clock_hz[pool_idx], np.inf)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fps = np.where(ok, 1.0 / latency_s, 0.0)
+        power = np.where(ok, e * 1e-12 / latency_s * 1e3, np.inf)
+    return Samples(
+        ops=ops,
+        bits=bits,
+        hw=costs.pool[pool_idx],
+        latency_cycles=np.where(ok, cyc, np.inf),
+        latency_s=latency_s,
+        fps=fps,
+        energy_pj=np.where(ok, e, np.inf),
+        area_mm2=costs.area_mm2[pool_idx],
+        power_mw=power,
+        feasible=ok,
+    )
 
 
 def label(
@@ -147,49 +233,8 @@ def label(
         pool_idx: (n,) row of ``pool`` of each sample.
         model: Cost model (the analytical model by default).
     """
-    model = model or AnalyticalModel()
     space.validate(ops, bits)
-    accs = space.hardware.batch(pool)
-    fixed = Workload(f"{space.name}-fixed", space.stem + space.head)
-    fixed_cost = model.evaluate(fixed, accs, per_layer=True)
-    variants, where = _variant_workload(space)
-    var_cost = model.evaluate(variants, accs, per_layer=True)
-    assert fixed_cost.layers is not None and var_cost.layers is not None
-    n_s, n_o, n_b, m = space.n_slots, space.n_ops, len(space.bits), len(pool)
-    lat = np.zeros((n_s, n_o, n_b, m))
-    energy = np.zeros((n_s, n_o, n_b, m))
-    feas = np.ones((n_s, n_o, n_b, m), dtype=bool)  # skip: no layers, always feasible
-    for (s, op, b), idx in where.items():
-        lat[s, op, b] = var_cost.layers["cycles"][idx].sum(axis=0)
-        energy[s, op, b] = var_cost.layers["energy_pj"][idx].sum(axis=0)
-        feas[s, op, b] = var_cost.layers["feasible"][idx].min(axis=0) > 0
-    slots = np.arange(n_s)[None, :]
-    cyc = fixed_cost.layers["cycles"].sum(axis=0)[pool_idx] + lat[
-        slots, ops, bits, pool_idx[:, None]
-    ].sum(axis=1)
-    e = fixed_cost.layers["energy_pj"].sum(axis=0)[pool_idx] + energy[
-        slots, ops, bits, pool_idx[:, None]
-    ].sum(axis=1)
-    ok = (fixed_cost.layers["feasible"].min(axis=0) > 0)[pool_idx] & feas[
-        slots, ops, bits, pool_idx[:, None]
-    ].all(axis=1)
-    clock = accs.clock_hz[pool_idx]
-    latency_s = np.where(ok, cyc / clock, np.inf)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        fps = np.where(ok, 1.0 / latency_s, 0.0)
-        power = np.where(ok, e * 1e-12 / latency_s * 1e3, np.inf)
-    return Samples(
-        ops=ops,
-        bits=bits,
-        hw=pool[pool_idx],
-        latency_cycles=np.where(ok, cyc, np.inf),
-        latency_s=latency_s,
-        fps=fps,
-        energy_pj=np.where(ok, e, np.inf),
-        area_mm2=fixed_cost.area_mm2[pool_idx],
-        power_mw=power,
-        feasible=ok,
-    )
+    return gather(price(space, pool, model), ops, bits, pool_idx)
 
 
 def _architectures(
@@ -223,17 +268,35 @@ def generate(
     Raises:
         ConfigError: for ``n`` < 1.
     """
+    return generate_with_costs(space, n, seed, pool_size=pool_size, model=model, progress=progress)[
+        0
+    ]
+
+
+def generate_with_costs(
+    space: JointSpace,
+    n: int,
+    seed: int,
+    *,
+    pool_size: int = 8192,
+    model: CostModel | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[Samples, VariantCosts]:
+    """As :func:`generate`, also returning the per-variant costs the labels were summed from
+    (the evaluator trains on both)."""
     if n < 1:
         raise ConfigError(f"the number of samples must be >= 1, got {n}.")
     rng = np.random.default_rng(seed)
     t0 = time.perf_counter()
-    pool = _pool(space, pool_size, seed)
+    pool = accelerator_pool(space, pool_size, seed)
     n_cand = int(n * 1.6) + 10
     ops, bits = _architectures(space, n_cand, rng)
     pool_idx = rng.integers(0, len(pool), size=n_cand)
     if progress:
         progress(f"pricing {len(pool):,} accelerators x all variants")
-    cand = label(space, ops, bits, pool, pool_idx, model)
+    space.validate(ops, bits)
+    costs = price(space, pool, model)
+    cand = gather(costs, ops, bits, pool_idx)
     band = np.flatnonzero((cand.fps >= FPS_BAND[0] * 0.8) & (cand.fps <= FPS_BAND[1] * 1.25))
     n_band = min(len(band), int(0.3 * n))
     chosen_band = rng.choice(band, size=n_band, replace=False) if n_band else band[:0]
@@ -247,7 +310,7 @@ def generate(
         time.perf_counter() - t0,
         n_band,
     )
-    return out
+    return out, costs
 
 
 def cache_key(space: JointSpace, n: int, seed: int, pool_size: int, model: CostModel) -> dict:

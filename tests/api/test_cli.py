@@ -66,15 +66,75 @@ def test_cost_reports_breakdowns() -> None:
     assert abs(total / rep["energy_pj"] - 1) < 1e-9
 
 
-def test_bench_evaluator_measures_data_and_lists_what_is_not_built(tmp_path: Path) -> None:
+def test_bench_evaluator_data_only(tmp_path: Path) -> None:
     out = tmp_path / "evaluator.md"
     res = runner.invoke(
-        app, ["bench", "evaluator", "--space", "tiny", "--samples", "2000", "--out", str(out)]
+        app,
+        [
+            "bench",
+            "evaluator",
+            "--space",
+            "tiny",
+            "--samples",
+            "2000",
+            "--no-networks",
+            "--out",
+            str(out),
+        ],
     )
     assert res.exit_code == 0, res.output
     text = out.read_text()
     assert "2,000 samples of tiny" in text and "**missed**" in text  # fewer than 200,000
-    assert text.count("not built yet") == 6
+    assert "not measured in this run" in text
+
+
+def test_evaluator_train_saves_a_loadable_run(tmp_path: Path) -> None:
+    res = runner.invoke(
+        app,
+        [
+            "evaluator",
+            "train",
+            "--space",
+            "tiny",
+            "--samples",
+            "1000",
+            "--train-seconds",
+            "3",
+            "--generator-seconds",
+            "2",
+            "--json",
+            "--out",
+            str(tmp_path),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    folder = Path(data["run_folder"])
+    assert {p.name for p in folder.iterdir()} == {
+        "evaluator.pt",
+        "evaluator.json",
+        "generator.pt",
+        "generator.json",
+    }
+    assert 0 < data["evaluator"]["mape"]["latency"] < 10
+    from coexplore.search.evaluator import load_evaluator
+    from coexplore.search.generator import load_generator
+
+    ev, meta = load_evaluator(folder, space="tiny")
+    gen, _ = load_generator(folder, ev)
+    ops, bits, _ = ev.space.sample(4, seed=0)
+    assert gen.generate(ops, bits).shape == (4, len(ev.space.hardware.sizes))
+
+
+def test_evaluator_train_bad_names_exit_2(tmp_path: Path) -> None:
+    for args, needle in (
+        (["--space", "resnet"], "mbv2-cifar"),
+        (["--space", "tiny", "--objective", "speed"], "edap"),
+    ):
+        res = runner.invoke(app, ["evaluator", "train", *args, "--out", str(tmp_path)])
+        assert res.exit_code == 2, res.output
+        assert needle in res.output and "Traceback" not in res.output
+    assert not list(tmp_path.iterdir())
 
 
 def test_spaces_lists_both_spaces() -> None:

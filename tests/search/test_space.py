@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from coexplore.accel_model import AnalyticalModel
-from coexplore.search.samples import Samples, _pool, generate, label, load_or_generate
+from coexplore.search.samples import Samples, accelerator_pool, generate, label, load_or_generate
 from coexplore.search.space import OPERATORS, SKIP, get_space
 
 from coexplore import ConfigError, UnknownComponentError
@@ -62,7 +62,7 @@ def test_workload_follows_the_choices() -> None:
 def test_labels_equal_direct_evaluation() -> None:
     sp, model = get_space("tiny"), AnalyticalModel()
     ops, bits, _ = sp.sample(24, seed=3)
-    pool = _pool(sp, 64, 0)
+    pool = accelerator_pool(sp, 64, 0)
     idx = np.arange(24) % len(pool)
     got = label(sp, ops, bits, pool, idx, model)
     for i in range(24):
