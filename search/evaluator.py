@@ -41,7 +41,13 @@ import torch
 import torch.nn.functional as F
 from coexplore.accel_model import AnalyticalModel, CostModel
 from coexplore.accel_model.design_space import PARAMETERS
-from coexplore.search.samples import Samples, VariantCosts, generate, generate_with_costs
+from coexplore.search.samples import (
+    Samples,
+    VariantCosts,
+    generate,
+    generate_with_costs,
+    model_identity,
+)
 from coexplore.search.space import SKIP, JointSpace, get_space
 from torch import nn
 
@@ -163,6 +169,11 @@ class Evaluator(nn.Module):
         self._hw_slices = [slice(int(o), int(o) + n) for o, n in zip(offs, hw.sizes, strict=True)]
 
     # -- shared pieces --------------------------------------------------------------------
+    def _onehot(self, hw: torch.Tensor) -> torch.Tensor:
+        """Accelerator choice indices (n, params) -> one-hot encodings (n, H)."""
+        onehot = torch.zeros(hw.shape[0], self.H, device=hw.device)
+        return onehot.scatter_(1, hw + self.offsets, 1.0)
+
     def _hw_vector(self, hw_onehot: torch.Tensor) -> torch.Tensor:
         e = self.emb(hw_onehot)
         return self.tower(e) + self.skip(e)
@@ -207,8 +218,7 @@ class Evaluator(nn.Module):
 
     def _hard(self, ops: torch.Tensor, bits: torch.Tensor, hw: torch.Tensor) -> torch.Tensor:
         n = ops.shape[0]
-        onehot = torch.zeros(n, self.H, device=hw.device)
-        onehot.scatter_(1, hw + self.offsets, 1.0)
+        onehot = self._onehot(hw)
         h = self._hw_vector(onehot)
         v = self.variant_index(ops, bits)
         g = hw[:, _DF] * self.n_mm + hw[:, _MM]
@@ -287,9 +297,7 @@ class Evaluator(nn.Module):
     def variant_costs(self, hw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-variant log costs (n, V, 2) of hard accelerators ``hw`` and the
         stem+head's (n, 2), both in absolute log units (training on exact part costs)."""
-        n = hw.shape[0]
-        onehot = torch.zeros(n, self.H, device=hw.device)
-        onehot.scatter_(1, hw + self.offsets, 1.0)
+        onehot = self._onehot(hw)
         h = self._hw_vector(onehot)
         g = hw[:, _DF] * self.n_mm + hw[:, _MM]
         vecs = self.var[:, g]  # (V, n, 2, K, D)
@@ -475,17 +483,6 @@ def evaluate_evaluator(ev: Evaluator, test: Samples) -> dict[str, Any]:
 
 
 # -- persistence -------------------------------------------------------------------------
-def _model_meta(model: CostModel) -> dict[str, str]:
-    import hashlib
-
-    tech = getattr(model, "tech", None)
-    return {
-        "cost_model": model.name,
-        "cost_model_version": model.version,
-        "tech": hashlib.sha256(repr(tech).encode()).hexdigest()[:16],
-    }
-
-
 def save_evaluator(
     ev: Evaluator,
     folder: Path,
@@ -500,7 +497,7 @@ def save_evaluator(
     meta = {
         "format": FORMAT,
         "space": ev.space.name,
-        **_model_meta(model or AnalyticalModel()),
+        **model_identity(model or AnalyticalModel()),
         "config": config.to_dict(),
         "log_mean": [float(v) for v in ev.log_mean],
         "metrics": metrics,
@@ -533,7 +530,7 @@ def load_evaluator(
             f"the evaluator in {folder} was trained for space {meta['space']!r}, not {space!r}; "
             f"train one with `search evaluator train --space {space}`."
         )
-    now = _model_meta(model or AnalyticalModel())
+    now = model_identity(model or AnalyticalModel())
     then = {k: meta.get(k) for k in now}
     if then != now:
         raise ConfigError(

@@ -15,16 +15,18 @@ torch is imported by this module; import it lazily from the CLI.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from coexplore.accel_model import CostModel
-from coexplore.search.evaluator import Evaluator
+from coexplore.search.evaluator import Evaluator, _atomic
 from coexplore.search.samples import VariantCosts, price
 from coexplore.search.space import JointSpace
 from torch import nn
@@ -270,7 +272,7 @@ def measure_generator(
         best = val.min()
         gaps[i] = math.exp(val[row[i]] - best) - 1.0 if np.isfinite(val[row[i]]) else math.inf
         if ev is not None and i < 20:
-            pred = _predicted_objective(ev, ops[i], bits[i], objective)
+            pred = _predicted_objective(ev, costs, ops[i], bits[i], objective)
             pick = int(np.argmin(np.where(np.isfinite(val), pred, np.inf)))
             ev_gaps.append(math.exp(val[pick] - best) - 1.0)
     finite = np.isfinite(gaps)
@@ -289,25 +291,19 @@ def measure_generator(
 
 
 def _predicted_objective(
-    ev: Evaluator, ops: np.ndarray, bits: np.ndarray, objective: str
+    ev: Evaluator, costs: VariantCosts, ops: np.ndarray, bits: np.ndarray, objective: str
 ) -> np.ndarray:
-    sp = ev.space
-    allhw = sp.hardware.all_indices()
-    n = len(allhw)
-    pred = ev.predict_indices(np.tile(ops, (n, 1)), np.tile(bits, (n, 1)), allhw, chunk=4096)
-    clock = sp.hardware.batch(allhw).clock_hz
-    return _log_objective(objective, pred[:, 0] - np.log(clock), pred[:, 1], pred[:, 2])
+    """The evaluator's log objective of one design on every accelerator of ``costs.pool``."""
+    n = len(costs.pool)
+    pred = ev.predict_indices(np.tile(ops, (n, 1)), np.tile(bits, (n, 1)), costs.pool)
+    log_lat_s = pred[:, 0] - np.log(costs.clock_hz)
+    return _log_objective(objective, log_lat_s, pred[:, 1], pred[:, 2])
 
 
 def save_generator(
     gen: HardwareGenerator, folder: Any, config: GeneratorConfig, metrics: dict
 ) -> None:
     """Writes ``generator.pt`` and ``generator.json`` beside a saved evaluator."""
-    import json
-    from pathlib import Path
-
-    from coexplore.search.evaluator import _atomic
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     meta = {"space": gen.space.name, "config": config.to_dict(), "metrics": metrics}
@@ -317,9 +313,6 @@ def save_generator(
 
 def load_generator(folder: Any, ev: Evaluator) -> tuple[HardwareGenerator, dict]:
     """Loads the generator saved beside evaluator ``ev`` (same space, checked)."""
-    import json
-    from pathlib import Path
-
     folder = Path(folder)
     if not (folder / "generator.json").is_file():
         raise ConfigError(

@@ -315,16 +315,26 @@ def generate_with_costs(
 
 def cache_key(space: JointSpace, n: int, seed: int, pool_size: int, model: CostModel) -> dict:
     """Everything that changes the samples; a cache made with another key is never reused."""
-    tech = getattr(model, "tech", None)
+    ident = model_identity(model)
     return {
         "space": space.name,
         "n": n,
         "seed": seed,
         "pool": pool_size,
-        "model": model.name,
-        "model_version": model.version,
-        "tech": hashlib.sha256(repr(tech).encode()).hexdigest()[:16],
+        "model": ident["cost_model"],
+        "model_version": ident["cost_model_version"],
+        "tech": ident["tech"],
         "format": 1,
+    }
+
+
+def model_identity(model: CostModel) -> dict[str, str]:
+    """Name, version and technology hash of a cost model: what labels made with it depend on."""
+    tech = getattr(model, "tech", None)
+    return {
+        "cost_model": model.name,
+        "cost_model_version": model.version,
+        "tech": hashlib.sha256(repr(tech).encode()).hexdigest()[:16],
     }
 
 
