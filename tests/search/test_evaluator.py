@@ -32,11 +32,19 @@ def trained() -> tuple[Evaluator, dict]:
     return train_evaluator("tiny", TINY)
 
 
-def test_fast_path_equals_relaxed_path() -> None:
+@pytest.mark.parametrize(("chunk", "threads"), [(4096, 1), (7, 2)])
+def test_fast_path_equals_relaxed_path(chunk: int, threads: int) -> None:
+    """Also with ragged chunks shared out to two workers (each with its own scratch)."""
     sp = get_space("tiny")
     ev = Evaluator(sp, width=16, dim=8, terms=2, log_mean=(12.0, 15.0, 0.5))
     ops, bits, hw = sp.sample(64, seed=3)
-    fast = ev.predict_indices(ops, bits, hw)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        fast = ev.predict_indices(ops, bits, hw, chunk=chunk)
+        assert torch.get_num_threads() == threads  # the workers leave the caller's setting
+    finally:
+        torch.set_num_threads(before)
     with torch.no_grad():
         dense = ev(torch.as_tensor(sp.encode(ops, bits, hw))).numpy()
     np.testing.assert_allclose(fast, dense, rtol=1e-5, atol=1e-5)
