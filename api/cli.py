@@ -529,6 +529,15 @@ class _time_bar:
             self.progress.__exit__(*exc)
 
 
+def _register_quant() -> None:
+    from coexplore.api import _quant_cli
+
+    _quant_cli.register(app, bench_app, _guard)
+
+
+_register_quant()
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

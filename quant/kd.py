@@ -136,7 +136,7 @@ def distill(
         y = soft.argmax(1)
         if config.gradcam_weight > 0:
             with torch.enable_grad():
-                xt = x.clone().requires_grad_(False)
+                xt = x.clone().requires_grad_(True)  # the teacher is frozen: grads need a path
                 t_logits, t_cam = _gradcam(teacher, t_conv, xt, y, create_graph=False)
             t_logits, t_cam = t_logits.detach(), t_cam.detach()
             s_logits, s_cam = _gradcam(student, s_conv, x, y, create_graph=True)

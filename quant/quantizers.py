@@ -162,7 +162,7 @@ class ActQuantizer(nn.Module):
         self.scale = nn.Parameter(torch.ones(()))
         self.register_buffer("zero_point", torch.zeros(()))
         self.register_buffer("signed_input", torch.zeros((), dtype=torch.bool))
-        self.calibrated = False
+        self.register_buffer("is_calibrated", torch.zeros((), dtype=torch.bool))
         self.drop_prob = 0.0
         self.qmin, self.qmax = _grid(bits or 8, False)
 
@@ -174,8 +174,8 @@ class ActQuantizer(nn.Module):
         lo, hi = float(x.min()), float(x.max())
         self.signed_input.fill_(lo < 0)
         sample = x.flatten()
-        if sample.numel() > 1_000_000:  # a random subset keeps the search cheap
-            sample = sample[torch.randint(0, sample.numel(), (1_000_000,), device=x.device)]
+        if sample.numel() > 1_000_000:  # a strided subset keeps the search cheap (and seedless)
+            sample = sample[:: -(-sample.numel() // 1_000_000)]
         best = (float("inf"), 1.0, 0.0)
         for ratio in torch.linspace(1.0, 0.2, 41).tolist():
             a, b = min(lo, 0.0) * ratio, max(hi, 0.0) * ratio
@@ -187,7 +187,11 @@ class ActQuantizer(nn.Module):
                 best = (err, s, z)
         self.scale.data.fill_(best[1])
         self.zero_point.fill_(best[2])
-        self.calibrated = True
+        self.is_calibrated.fill_(True)
+
+    @property
+    def calibrated(self) -> bool:
+        return bool(self.is_calibrated)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.bits is None or not self.calibrated:

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from coexplore.api.cli import app
+from coexplore.quant import build_model
+from typer.testing import CliRunner
+
+from .conftest import randomise_bn
+
+runner = CliRunner()
+TINY = ["--images", "16", "--synthetic-steps", "2", "--recon-iters", "2"]
+
+
+@pytest.fixture()
+def weights(tmp_path: Path) -> Path:
+    path = tmp_path / "r20.pt"
+    torch.save(randomise_bn(build_model("resnet20")).state_dict(), path)
+    return path
+
+
+def _quantize(tmp_path: Path, *args: str):
+    out = tmp_path / "runs"
+    res = runner.invoke(app, ["quantize", *args, "--out", str(out), "--cache-dir",
+                              str(tmp_path / "cache"), *TINY])  # fmt: skip
+    return res, out
+
+
+def test_quantize_end_to_end_on_real_test_data(tmp_path: Path, shared_data: Path):
+    w = shared_data / "weights" / "akamaster_resnet20-12fca82f.th"
+    data = shared_data / "cifar10_test_first1017.npz"
+    res, out = _quantize(tmp_path, "--weights", str(w), "--bits", "4", "--json",
+                         "--eval-data", str(data))  # fmt: skip
+    assert res.exit_code == 0, res.output
+    rep = json.loads(res.stdout)
+    assert rep["fp_top1"] == pytest.approx(100 * 932 / 1017)
+    assert 10 < rep["quant_top1"] <= 100 and rep["drop"] == pytest.approx(
+        rep["fp_top1"] - rep["quant_top1"]
+    )
+    assert rep["protocol"] == "A" and rep["bits"] == "W4A4"
+    folder = Path(rep["run_folder"])
+    assert {p.name for p in folder.iterdir()} == {"report.json", "bits.json", "quantized.pt"}
+    assert json.loads((folder / "bits.json").read_text())["linear"] == [4, 4]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--bits", "9"], "--bits must be from 2 to 8"),
+        (["--protocol", "C"], "--protocol must be A or B"),
+        (["--method", "magic"], "unknown quantization method 'magic'"),
+        (["--model", "resnet99"], "unknown model 'resnet99'"),
+    ],
+)
+def test_bad_options_exit_2_and_write_nothing(tmp_path, weights, args, message):
+    res, out = _quantize(tmp_path, "--weights", str(weights), *args)
+    assert res.exit_code == 2 and message in res.output
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_bad_files_exit_2_and_write_nothing(tmp_path: Path, weights: Path):
+    bad_map = tmp_path / "bits.json"
+    bad_map.write_text(json.dumps({"layer7.conv": 4}))
+    not_sd = tmp_path / "list.pt"
+    torch.save([1, 2], not_sd)
+    bad_data = tmp_path / "nchw.npz"
+    np.savez(bad_data, images=np.zeros((4, 3, 32, 32), np.uint8), labels=np.zeros(4, np.int64))
+    cases = [
+        (["--weights", str(weights), "--bits-map", str(bad_map)], "layer7.conv"),
+        (["--weights", str(not_sd)], "holds no state dict"),
+        (["--weights", str(weights), "--eval-data", str(bad_data)], "(N, 32, 32, 3)"),
+        (["--weights", str(tmp_path / "nope.pt")], "does not exist"),
+    ]
+    for args, message in cases:
+        res, out = _quantize(tmp_path, *args)
+        assert res.exit_code == 2, (args, res.output)
+        assert message in res.output, (args, res.output)
+        assert not out.exists() or not any(out.iterdir())
+
+
+def test_model_without_batchnorm_exits_2(tmp_path: Path, monkeypatch):
+    (tmp_path / "nobn_model.py").write_text(
+        "import torch.nn as nn\n"
+        "def build():\n"
+        "    return nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1),\n"
+        "                         nn.Flatten(), nn.Linear(8, 10))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    res, out = _quantize(tmp_path, "--model", "nobn_model:build")
+    assert res.exit_code == 2 and "no BatchNorm" in res.output
+    assert not out.exists() or not any(out.iterdir())
