@@ -210,6 +210,49 @@ def _quantize(
     typer.echo(f"saved to {folder}")
 
 
+def _shared_data() -> Path:
+    here = Path.cwd() / ".." / "shared" / "data"
+    return here.resolve()
+
+
+def _bench_zsq(
+    weights: Path | None,
+    data_dir: Path | None,
+    device: str,
+    images: int,
+    synthetic_steps: int,
+    recon_iters: int,
+    kd_steps: int,
+    ablation: bool,
+    out: Path,
+    as_json: bool,
+) -> None:
+    from coexplore.quant.bench import ZSQBudget, render_zsq_markdown, run_zsq_bench
+    from coexplore.quant.evaluate import resolve_device
+
+    data_dir = data_dir or _shared_data()
+    weights = weights or data_dir / "weights" / "akamaster_resnet20-12fca82f.th"
+    t0 = time.perf_counter()
+
+    def say(message: str) -> None:
+        if not as_json:
+            typer.echo(f"[{time.perf_counter() - t0:6.0f} s] {message}", err=True)
+
+    budget = ZSQBudget(images, synthetic_steps, recon_iters, kd_steps)
+    res = run_zsq_bench(weights, data_dir, resolve_device(device), budget, ablation, say=say)
+    command = (
+        f"search bench zsq --images {images} --synthetic-steps {synthetic_steps} "
+        f"--recon-iters {recon_iters} --kd-steps {kd_steps}"
+        + ("" if ablation else " --no-ablation")
+        + (f" --device {device}" if device != "auto" else "")
+    )
+    text = render_zsq_markdown(res, command)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    out.with_suffix(".json").write_text(json.dumps(res, indent=2, default=float) + "\n")
+    typer.echo(json.dumps(res, indent=2, default=float) if as_json else text)
+
+
 def register(app: typer.Typer, bench_app: typer.Typer, guard: Any) -> None:
     """Adds the commands to the CLI."""
 
@@ -257,6 +300,32 @@ def register(app: typer.Typer, bench_app: typer.Typer, guard: Any) -> None:
         guard(_quantize)(
             model, weights, bits, bits_map, method, protocol, eval_data, device, images,
             synthetic_steps, recon_iters, out, cache_dir, as_json,
+        )  # fmt: skip
+
+    @bench_app.command("zsq")
+    def bench_zsq(
+        weights: Annotated[
+            Path | None, typer.Option(help="ResNet-20 weights (default: the shared akamaster).")
+        ] = None,
+        data_dir: Annotated[
+            Path | None, typer.Option(help="Folder with the CIFAR-10 test .npz files.")
+        ] = None,
+        device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+        images: Annotated[int, typer.Option(min=1, help="Synthetic images per set.")] = 512,
+        synthetic_steps: Annotated[int, typer.Option(min=1, help="Steps per batch.")] = 200,
+        recon_iters: Annotated[int, typer.Option(min=0, help="Iterations per block.")] = 1000,
+        kd_steps: Annotated[int, typer.Option(min=0, help="Distillation steps.")] = 200,
+        ablation: Annotated[bool, typer.Option(help="Also run the ablation table.")] = True,
+        out: Annotated[Path, typer.Option(help="Markdown table to write.")] = Path(
+            "results/zsq.md"
+        ),
+        as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
+    ) -> None:
+        """ResNet-20 W8A8/W4A4/W3A3 (protocol A), W4A4 protocol B, a mixed-precision map and
+        an ablation, beside the papers' anchors; writes results/zsq.md."""
+        guard(_bench_zsq)(
+            weights, data_dir, device, images, synthetic_steps, recon_iters, kd_steps,
+            ablation, out, as_json,
         )  # fmt: skip
 
     @app.command("quantize-methods")

@@ -32,7 +32,10 @@ from torch import nn
 from coexplore.errors import ConfigError
 from coexplore.registry import Registry
 
-__all__ = ["Method", "METHODS", "get_method", "QuantResult", "quantize"]
+__all__ = ["Method", "METHODS", "DEFAULT_METHOD", "get_method", "QuantResult", "quantize"]
+
+#: The recipe ``search quantize`` uses unless told otherwise (chosen by the bench's ablation).
+DEFAULT_METHOD = "recon"
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int, str], None]  # (phase, done, total, message)
