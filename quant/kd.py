@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from coexplore.quant.bitmap import quant_layers
 from coexplore.quant.quantizers import QuantConv2d, QuantLinear
+from coexplore.quant.synthetic import SyntheticSet
 from torch import nn
 
 __all__ = ["KDConfig", "distill"]
@@ -108,7 +109,7 @@ def _gradcam(model: nn.Module, layer: nn.Module, x: torch.Tensor, y: torch.Tenso
 def distill(
     teacher: nn.Module,
     student: nn.Module,
-    synthetic,  # noqa: ANN001 - SyntheticSet (import cycle avoided)
+    synthetic: SyntheticSet,
     config: KDConfig,
     device: torch.device,
     progress: Progress | None = None,

@@ -103,15 +103,17 @@ def _capture(
 def calibrate_activations(
     qmodel: nn.Module, data: torch.Tensor, device: torch.device, batch: int = 256
 ) -> None:
-    """Calibrates every input quantizer, in order, on the quantized model's own
-    activations (each layer sees the already-quantized earlier layers)."""
-    layers = list(quant_layers(qmodel).values())
-    sample = data[:batch].to(device)
-    for layer in layers:
-        h = layer.register_forward_pre_hook(lambda m, inp: m.a_quant.calibrate(inp[0]))
-        try:
-            qmodel(sample)
-        finally:
+    """Calibrates every input quantizer on the quantized model's own activations in one
+    forward pass: each layer calibrates just before it runs, so every later layer already
+    sees the quantized earlier ones."""
+    hooks = [
+        layer.register_forward_pre_hook(lambda m, inp: m.a_quant.calibrate(inp[0]))
+        for layer in quant_layers(qmodel).values()
+    ]
+    try:
+        qmodel(data[:batch].to(device))
+    finally:
+        for h in hooks:
             h.remove()
 
 
@@ -143,13 +145,14 @@ def reconstruct(
                               for i in range(0, len(x_fp), 256)])  # fmt: skip
         layers = [m for m in q_unit.modules() if isinstance(m, _QUANT)]
         # calibrate this unit's input quantizers on x_q, layer by layer
-        with torch.no_grad():
-            for layer in layers:
-                h = layer.register_forward_pre_hook(lambda m, inp: m.a_quant.calibrate(inp[0]))
-                try:
-                    q_unit(x_q[:256].to(device))
-                finally:
-                    h.remove()
+        hooks = [layer.register_forward_pre_hook(lambda m, inp: m.a_quant.calibrate(inp[0]))
+                 for layer in layers]  # fmt: skip
+        try:
+            with torch.no_grad():
+                q_unit(x_q[:256].to(device))
+        finally:
+            for h in hooks:
+                h.remove()
         loss_before = _unit_loss(q_unit, x_q, y_fp, device)
         if config.iters > 0:
             _optimise_unit(q_unit, layers, x_fp, x_q, y_fp, config, device, gen)
