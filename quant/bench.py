@@ -122,7 +122,9 @@ def run_zsq_bench(
     def run(label: str, method: Method, bitmap: BitMap) -> dict:
         method = budget.apply(method)
         t = time.perf_counter()
-        synth = load_or_make_synthetic(teacher, method.synthetic, device, cache)
+        synth = load_or_make_synthetic(
+            teacher, method.synthetic, device, cache, lambda _d, _t, msg: say(msg)
+        )
         key = method.synthetic.to_json()
         if not synth.from_cache:
             made[key] = synth.seconds
