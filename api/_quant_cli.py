@@ -210,11 +210,6 @@ def _quantize(
     typer.echo(f"saved to {folder}")
 
 
-def _shared_data() -> Path:
-    here = Path.cwd() / ".." / "shared" / "data"
-    return here.resolve()
-
-
 def _bench_zsq(
     weights: Path | None,
     data_dir: Path | None,
@@ -228,9 +223,10 @@ def _bench_zsq(
     as_json: bool,
 ) -> None:
     from coexplore.quant.bench import ZSQBudget, render_zsq_markdown, run_zsq_bench
+    from coexplore.quant.data import default_data_dir
     from coexplore.quant.evaluate import resolve_device
 
-    data_dir = data_dir or _shared_data()
+    data_dir = data_dir or default_data_dir()
     weights = weights or data_dir / "weights" / "akamaster_resnet20-12fca82f.th"
     t0 = time.perf_counter()
 
@@ -308,7 +304,8 @@ def register(app: typer.Typer, bench_app: typer.Typer, guard: Any) -> None:
             Path | None, typer.Option(help="ResNet-20 weights (default: the shared akamaster).")
         ] = None,
         data_dir: Annotated[
-            Path | None, typer.Option(help="Folder with the CIFAR-10 test .npz files.")
+            Path | None,
+            typer.Option(help="Folder with the CIFAR-10 test .npz files (default ../shared/data)."),
         ] = None,
         device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
         images: Annotated[int, typer.Option(min=1, help="Synthetic images per set.")] = 512,

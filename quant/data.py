@@ -20,7 +20,24 @@ import numpy as np
 
 from coexplore.errors import ConfigError
 
-__all__ = ["TestSet", "load_test_set", "read_cifar_python_batch"]
+__all__ = ["TestSet", "load_test_set", "read_cifar_python_batch", "default_data_dir"]
+
+
+def default_data_dir() -> Path:
+    """Where the offline test data is looked for: ``$COEXPLORE_SHARED_DATA``, else
+    ``shared/data`` beside the checkout this package is installed from, else beside the
+    current folder."""
+    import os
+
+    env = os.environ.get("COEXPLORE_SHARED_DATA")
+    if env:
+        return Path(env)
+    import coexplore
+
+    beside_checkout = Path(coexplore.__file__).resolve().parents[2] / "shared" / "data"
+    if beside_checkout.is_dir():
+        return beside_checkout
+    return (Path.cwd().parent / "shared" / "data").resolve()
 
 
 @dataclass(frozen=True)
