@@ -219,9 +219,12 @@ def _bench_zsq(
     recon_iters: int,
     kd_steps: int,
     ablation: bool,
+    headline: bool,
     out: Path,
     as_json: bool,
 ) -> None:
+    if not (ablation or headline):
+        raise ConfigError("--no-headline with --no-ablation leaves nothing to measure.")
     from coexplore.quant.bench import ZSQBudget, render_zsq_markdown, run_zsq_bench
     from coexplore.quant.data import default_data_dir
     from coexplore.quant.evaluate import resolve_device
@@ -235,11 +238,14 @@ def _bench_zsq(
             typer.echo(f"[{time.perf_counter() - t0:6.0f} s] {message}", err=True)
 
     budget = ZSQBudget(images, synthetic_steps, recon_iters, kd_steps)
-    res = run_zsq_bench(weights, data_dir, resolve_device(device), budget, ablation, say=say)
+    res = run_zsq_bench(
+        weights, data_dir, resolve_device(device), budget, ablation, say=say, headline=headline
+    )
     command = (
         f"search bench zsq --images {images} --synthetic-steps {synthetic_steps} "
         f"--recon-iters {recon_iters} --kd-steps {kd_steps}"
         + ("" if ablation else " --no-ablation")
+        + ("" if headline else " --no-headline")
         + (f" --device {device}" if device != "auto" else "")
     )
     text = render_zsq_markdown(res, command)
@@ -313,6 +319,9 @@ def register(app: typer.Typer, bench_app: typer.Typer, guard: Any) -> None:
         recon_iters: Annotated[int, typer.Option(min=0, help="Iterations per block.")] = 1000,
         kd_steps: Annotated[int, typer.Option(min=0, help="Distillation steps.")] = 200,
         ablation: Annotated[bool, typer.Option(help="Also run the ablation table.")] = True,
+        headline: Annotated[
+            bool, typer.Option(help="Run the target configurations (off: ablation only).")
+        ] = True,
         out: Annotated[Path, typer.Option(help="Markdown table to write.")] = Path(
             "results/zsq.md"
         ),
@@ -322,7 +331,7 @@ def register(app: typer.Typer, bench_app: typer.Typer, guard: Any) -> None:
         an ablation, beside the papers' anchors; writes results/zsq.md."""
         guard(_bench_zsq)(
             weights, data_dir, device, images, synthetic_steps, recon_iters, kd_steps,
-            ablation, out, as_json,
+            ablation, headline, out, as_json,
         )  # fmt: skip
 
     @app.command("quantize-methods")
