@@ -98,6 +98,7 @@ def run_zsq_bench(
     ablation: bool = True,
     ablation_bits: int = 3,
     say: Say | None = None,
+    headline: bool = True,
 ) -> dict:
     """Measures every headline configuration (and the ablation) in one run."""
     say = say or (lambda _m: None)
@@ -153,15 +154,16 @@ def run_zsq_bench(
 
     default = get_method(DEFAULT_METHOD)
     rows = []
-    for bits in (8, 4, 3):
+    for bits in (8, 4, 3) if headline else ():
         rows.append(run(f"W{bits}A{bits}", default, BitMap.uniform(teacher, bits, "A")))
-    rows.append(run("W4A4 protocol B", default, BitMap.uniform(teacher, 4, "B")))
-    synth = load_or_make_synthetic(teacher, budget.apply(default).synthetic, device, cache)
-    sens = layer_sensitivity(teacher, synth.images, 4, device)
-    mixed = mixed_bitmap(teacher, sens, low=4, keep_8=4)
-    mixed_row = run("mixed: 4 most sensitive layers W8A8, rest W4A4", default, mixed)
-    mixed_row["sensitivity"] = sens
-    rows.append(mixed_row)
+    if headline:
+        rows.append(run("W4A4 protocol B", default, BitMap.uniform(teacher, 4, "B")))
+        synth = load_or_make_synthetic(teacher, budget.apply(default).synthetic, device, cache)
+        sens = layer_sensitivity(teacher, synth.images, 4, device)
+        mixed = mixed_bitmap(teacher, sens, low=4, keep_8=4)
+        mixed_row = run("mixed: 4 most sensitive layers W8A8, rest W4A4", default, mixed)
+        mixed_row["sensitivity"] = sens
+        rows.append(mixed_row)
     ablation_rows = []
     if ablation:
         for label, method in ablation_methods():
