@@ -68,7 +68,7 @@ def ablation_methods() -> list[tuple[str, Method]]:
     from coexplore.quant.kd import KDConfig
     from coexplore.quant.reconstruct import ReconConfig
 
-    syn, kd = get_method("recon").synthetic, KDConfig()
+    syn, kd = get_method("recon").synthetic, KDConfig(inundation=None)
     rep = dataclasses.replace
     return [
         ("calibration only (no reconstruction)", get_method("calib")),
@@ -79,14 +79,16 @@ def ablation_methods() -> list[tuple[str, Method]]:
         ("reconstruction, no QDrop",
          _variant("recon", "recon-no-qdrop", recon=ReconConfig(qdrop_prob=0.0))),
         ("reconstruction (LPF + boundary samples + QDrop)", get_method("recon")),
-        ("distillation only: KL + inundation", get_method("kd")),
-        ("recon + KL-only KD, no inundation",
-         _variant("recon-kd", "recon+kd-no-inundation", kd=rep(kd, inundation=None))),
-        ("recon + KL-only KD with inundation", get_method("recon-kd")),
-        ("recon + KD + Grad-CAM alignment",
-         _variant("recon-kd", "recon+kd+gradcam", kd=rep(kd, gradcam_weight=100.0))),
-        ("recon + KD + difficulty-aware soft labels",
-         _variant("recon-kd", "recon+kd+soft", kd=rep(kd, soft_labels=True))),
+        ("distillation only: KL + inundation (AIT)", get_method("kd")),
+        ("recon + KL-only KD", get_method("recon-distill")),
+        ("recon + KL-only KD + gradient inundation (AIT)", get_method("recon-kd")),
+        ("recon + KL-only KD + Grad-CAM alignment",
+         _variant("recon-distill", "recon-distill+gradcam", kd=rep(kd, gradcam_weight=100.0))),
+        ("recon + KL-only KD + difficulty-aware soft labels",
+         _variant("recon-distill", "recon-distill+soft", kd=rep(kd, soft_labels=True))),
+        ("recon + KL-only KD + Grad-CAM + soft labels (SynQ's pair)",
+         _variant("recon-distill", "recon-distill+gradcam+soft",
+                  kd=rep(kd, gradcam_weight=100.0, soft_labels=True))),
     ]  # fmt: skip
 
 

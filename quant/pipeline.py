@@ -107,6 +107,9 @@ _register(
         "GDFQ/AIT/SynQ-style: calibration then distillation only",
     )
 )
+_register(Method("recon-distill", SyntheticConfig(), ReconConfig(), KDConfig(inundation=None),
+                 "recon, then KL-only distillation without inundation (the ablation found "
+                 "inundation harmful after reconstruction)"))  # fmt: skip
 _register(Method("genie-recon", dataclasses.replace(SyntheticConfig(), method="genie"),
                  ReconConfig(), None, "recon on a Genie-style generator's images"))  # fmt: skip
 

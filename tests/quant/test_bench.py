@@ -15,9 +15,12 @@ def test_ablation_rows_each_change_what_they_name():
     assert rows["reconstruction, no boundary samples"].synthetic.boundary_fraction == 0
     assert rows["reconstruction, no QDrop"].recon.qdrop_prob == 0 < base.recon.qdrop_prob
     assert rows["calibration only (no reconstruction)"].recon is None
-    assert rows["recon + KL-only KD, no inundation"].kd.inundation is None
-    assert rows["recon + KD + Grad-CAM alignment"].kd.gradcam_weight > 0
-    assert rows["recon + KD + difficulty-aware soft labels"].kd.soft_labels
+    assert rows["recon + KL-only KD"].kd.inundation is None
+    assert rows["recon + KL-only KD + gradient inundation (AIT)"].kd.inundation > 0
+    cam = rows["recon + KL-only KD + Grad-CAM alignment"].kd
+    assert cam.gradcam_weight > 0 and cam.inundation is None and not cam.soft_labels
+    soft = rows["recon + KL-only KD + difficulty-aware soft labels"].kd
+    assert soft.soft_labels and soft.gradcam_weight == 0
     assert len({m.name for m in rows.values()}) == len(rows)  # cache keys differ per recipe
 
 
