@@ -91,7 +91,7 @@ def load_quantized(path: str | Path, model: nn.Module | None = None) -> tuple[nn
     bits = {n: LayerBits(*wa) for n, wa in meta["bits"].items()}
     qmodel = quantize_model(folded, BitMap(bits, meta["protocol"]), meta["symmetric"])
     rest = {k[len("rest.") :]: v for k, v in blob.items() if k.startswith("rest.")}
-    missing, unexpected = qmodel.load_state_dict(rest, strict=False)
+    _, unexpected = qmodel.load_state_dict(rest, strict=False)
     if unexpected:
         raise ConfigError(f"{str(path)!r} does not fit {meta['model']}: {unexpected[:3]}.")
     with torch.no_grad():

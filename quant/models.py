@@ -216,7 +216,6 @@ def load_model(name: str, weights: str | Path, num_classes: int | None = None) -
         bias = [v for k, v in state.items() if k.endswith("bias") and v.dim() == 1]
         num_classes = int(bias[-1].numel()) if bias else 10
     model = build_model(name, num_classes)
-    missing, unexpected = [], []
     own = model.state_dict()
     missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")]
     unexpected = [k for k in state if k not in own]

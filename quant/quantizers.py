@@ -140,9 +140,9 @@ class WeightQuantizer(nn.Module):
             return weight
         s = _grad_scale(self.scale, 1.0 / math.sqrt(weight.numel() * self.qmax))
         if self.adaround and self.alpha is not None:
-            codes = (weight / s).floor().detach() + self.soft_rounding()
-            if not self.alpha.requires_grad:
-                codes = (weight / s).floor().detach() + (self.alpha >= 0).float()
+            # soft rounding while it is learned, the 0/1 decisions once hardened
+            up = self.soft_rounding() if self.alpha.requires_grad else (self.alpha >= 0).float()
+            codes = (weight / s).floor().detach() + up
         else:
             codes = round_ste(weight / s)
         q = torch.clamp(codes + self.zero_point, self.qmin, self.qmax)

@@ -143,16 +143,8 @@ def reconstruct(
         with torch.no_grad():
             y_fp = torch.cat([fp_unit(x_fp[i : i + 256].to(device)).cpu()
                               for i in range(0, len(x_fp), 256)])  # fmt: skip
-        layers = [m for m in q_unit.modules() if isinstance(m, _QUANT)]
-        # calibrate this unit's input quantizers on x_q, layer by layer
-        hooks = [layer.register_forward_pre_hook(lambda m, inp: m.a_quant.calibrate(inp[0]))
-                 for layer in layers]  # fmt: skip
-        try:
-            with torch.no_grad():
-                q_unit(x_q[:256].to(device))
-        finally:
-            for h in hooks:
-                h.remove()
+        layers = list(quant_layers(q_unit).values())
+        calibrate_activations(q_unit, x_q, device)  # this unit's inputs, on x_q
         loss_before = _unit_loss(q_unit, x_q, y_fp, device)
         if config.iters > 0:
             _optimise_unit(q_unit, layers, x_fp, x_q, y_fp, config, device, gen)

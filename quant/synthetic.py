@@ -311,7 +311,7 @@ def load_or_make_synthetic(
     progress: Progress | None = None,
 ) -> SyntheticSet:
     """The cached set for (teacher, config) if there is one, else a new one, cached
-    atomically. ``cache_dir=False``-like empty string disables the cache."""
+    atomically under ``cache_dir`` (default :func:`default_cache_dir`)."""
     folder = Path(cache_dir) if cache_dir else default_cache_dir()
     path = folder / "synthetic" / f"{cache_key(teacher, config)}.pt"
     if path.is_file():
