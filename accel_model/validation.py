@@ -105,6 +105,8 @@ def _fidelity(
                     "ours_cycles": ly.latency_cycles,
                     "zigzag_cycles": r.mapping_latency_cycles,
                     "ours_compute": ly.compute_cycles,
+                    "ours_ideal": ideal,
+                    "ours_no_fill": ly.latency_cycles - ly.fill_cycles,
                     "zigzag_ideal": r.mapping_ideal_cycles,
                     "rel_error": (ly.latency_cycles - r.mapping_latency_cycles)
                     / r.mapping_latency_cycles,
@@ -122,10 +124,20 @@ def _fidelity(
         if same
         else np.array([np.nan])
     )
-    by_df = {}
+    by_df, stall_by_df = {}, {}
     for df in ("ws", "os", "rs"):
         rows = [r for r in same if r["dataflow"] == df]
         by_df[df] = float(np.median([abs(r["rel_error"]) for r in rows])) if rows else None
+        # latency over fill-free compute: how much each tool adds for memory stalls and
+        # loading; ZigZag stalls per transfer period, ours averages over the layer
+        stall_by_df[df] = (
+            {
+                "ours": float(np.median([r["ours_no_fill"] / r["ours_ideal"] for r in rows])),
+                "zigzag": float(np.median([r["zigzag_cycles"] / r["zigzag_ideal"] for r in rows])),
+            }
+            if rows
+            else None
+        )
     worst = sorted(layer_rows, key=lambda r: -abs(r["rel_error"]))[:5]
     return {
         "network": network,
@@ -144,6 +156,7 @@ def _fidelity(
         "layers_same_mapping": len(same),
         "median_layer_cycle_error": float(np.median(errs)),
         "median_layer_cycle_error_by_dataflow": by_df,
+        "median_stall_factor_by_dataflow": stall_by_df,
         "median_layer_compute_error": float(np.median(compute_errs)),
         "median_layer_cycle_error_no_fill": float(
             np.median([abs(r["rel_error_no_fill"]) for r in same]) if same else np.nan
@@ -261,6 +274,13 @@ def render_markdown(res: dict[str, Any], command: str) -> str:
             f"diagnostic) | {f['median_layer_cycle_error_no_fill']:.1%} | - | - |",
             "| median per-layer compute-cycle error, same mapping (fill/drain included) | "
             f"{f['median_layer_compute_error']:.1%} | - | - |",
+            "| median per-layer latency / fill-free compute, same mapping, ours vs ZigZag, "
+            "ws / os / rs (stalls and loading; diagnostic) | "
+            + " / ".join(
+                "n/a" if v is None else f"{v['ours']:.2f} vs {v['zigzag']:.2f}"
+                for v in f["median_stall_factor_by_dataflow"].values()
+            )
+            + " | - | - |",
             "",
             "Worst layers (latency):",
             "",

@@ -96,7 +96,7 @@ def _quantize(
     weights: Path | None,
     bits: int,
     bits_map: Path | None,
-    method: str,
+    method: str | None,
     protocol: str,
     eval_data: Path | None,
     device: str,
@@ -121,7 +121,9 @@ def _quantize(
     from coexplore.quant.evaluate import describe_device, peak_memory_mb, resolve_device
     from coexplore.quant.export import export_quantized
     from coexplore.quant.models import IMAGENET_MEAN, IMAGENET_STD
+    from coexplore.quant.pipeline import DEFAULT_METHOD
 
+    method = method or DEFAULT_METHOD
     overrides: dict[str, Any] = {}
     if images is not None:
         overrides["synthetic__n_images"] = images
@@ -220,9 +222,11 @@ def _bench_zsq(
     kd_steps: int,
     ablation: bool,
     headline: bool,
+    seeds: str,
     out: Path,
     as_json: bool,
 ) -> None:
+    seed_list = _parse_seeds(seeds)
     if not (ablation or headline):
         raise ConfigError("--no-headline with --no-ablation leaves nothing to measure.")
     from coexplore.quant.bench import ZSQBudget, render_zsq_markdown, run_zsq_bench
@@ -239,20 +243,36 @@ def _bench_zsq(
 
     budget = ZSQBudget(images, synthetic_steps, recon_iters, kd_steps)
     res = run_zsq_bench(
-        weights, data_dir, resolve_device(device), budget, ablation, say=say, headline=headline
-    )
+        weights, data_dir, resolve_device(device), budget, ablation, say=say,
+        headline=headline, seeds=seed_list,
+    )  # fmt: skip
     command = (
         f"search bench zsq --images {images} --synthetic-steps {synthetic_steps} "
         f"--recon-iters {recon_iters} --kd-steps {kd_steps}"
         + ("" if ablation else " --no-ablation")
         + ("" if headline else " --no-headline")
+        + (f" --seeds {','.join(map(str, seed_list))}" if seed_list != [0] else "")
         + (f" --device {device}" if device != "auto" else "")
+        + (f" --out {out}" if out != Path("results/zsq.md") else "")
     )
     text = render_zsq_markdown(res, command)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     out.with_suffix(".json").write_text(json.dumps(res, indent=2, default=float) + "\n")
     typer.echo(json.dumps(res, indent=2, default=float) if as_json else text)
+
+
+def _parse_seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        seeds = []
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise ConfigError(
+            f"--seeds must be distinct non-negative integers separated by commas, e.g. 0,1,2; "
+            f"got {text!r}."
+        )
+    return seeds
 
 
 def register(app: typer.Typer, bench_app: typer.Typer, guard: Any) -> None:
@@ -270,9 +290,10 @@ def register(app: typer.Typer, bench_app: typer.Typer, guard: Any) -> None:
         bits_map: Annotated[
             Path | None, typer.Option(help="JSON {layer: bits | [w, a]} for mixed precision.")
         ] = None,
-        method: Annotated[str, typer.Option(help="Recipe (see `search quantize-methods`).")] = (
-            "recon"
-        ),
+        method: Annotated[
+            str | None,
+            typer.Option(help="Recipe (default: the bench's best; see `search quantize-methods`)."),
+        ] = None,
         protocol: Annotated[
             str, typer.Option(help="A: all layers at --bits. B: first/last layers at 8 bits.")
         ] = "A",
@@ -322,6 +343,9 @@ def register(app: typer.Typer, bench_app: typer.Typer, guard: Any) -> None:
         headline: Annotated[
             bool, typer.Option(help="Run the target configurations (off: ablation only).")
         ] = True,
+        seeds: Annotated[
+            str, typer.Option(help="Ablation seeds, comma-separated (e.g. 0,1,2): mean ± sd.")
+        ] = "0",
         out: Annotated[Path, typer.Option(help="Markdown table to write.")] = Path(
             "results/zsq.md"
         ),
@@ -331,13 +355,16 @@ def register(app: typer.Typer, bench_app: typer.Typer, guard: Any) -> None:
         an ablation, beside the papers' anchors; writes results/zsq.md."""
         guard(_bench_zsq)(
             weights, data_dir, device, images, synthetic_steps, recon_iters, kd_steps,
-            ablation, headline, out, as_json,
+            ablation, headline, seeds, out, as_json,
         )  # fmt: skip
 
     @app.command("quantize-methods")
     def quantize_methods() -> None:
         """List the quantization recipes."""
         from coexplore.quant import METHODS
+        from coexplore.quant.pipeline import DEFAULT_METHOD
 
+        width = max(map(len, METHODS.names()))
         for name in METHODS.names():
-            typer.echo(f"{name:12s} {METHODS.get(name).description}")
+            mark = " (default)" if name == DEFAULT_METHOD else ""
+            typer.echo(f"{name:{width}s}  {METHODS.get(name).description}{mark}")

@@ -184,9 +184,9 @@ def distill(
             opt_s.zero_grad(set_to_none=True)
             for s in scales:
                 s.data.clamp_(min=1e-8)
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         if progress and (step + 1) % max(1, config.steps // 20) == 0:
-            progress(step + 1, config.steps, f"distill step {step + 1}: loss {float(loss):.4f}")
+            progress(step + 1, config.steps, f"distill step {step + 1}: loss {losses[-1]:.4f}")
     for w in weights:
         w.requires_grad_(False)
     for s in scales:

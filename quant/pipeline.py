@@ -94,8 +94,7 @@ _register(
         SyntheticConfig(),
         ReconConfig(),
         KDConfig(),
-        "recon, then KL-only distillation with gradient inundation, Grad-CAM "
-        "alignment and difficulty-aware soft labels",
+        "recon, then KL-only distillation with AIT's gradient inundation",
     )
 )
 _register(
@@ -110,6 +109,17 @@ _register(
 _register(Method("recon-distill", SyntheticConfig(), ReconConfig(), KDConfig(inundation=None),
                  "recon, then KL-only distillation without inundation (the ablation found "
                  "inundation harmful after reconstruction)"))  # fmt: skip
+_DISTILL = KDConfig(inundation=None)
+_register(Method("recon-distill-cam", SyntheticConfig(), ReconConfig(),
+                 dataclasses.replace(_DISTILL, gradcam_weight=100.0),
+                 "recon-distill plus SynQ's Grad-CAM alignment on the last conv"))  # fmt: skip
+_register(Method("recon-distill-soft", SyntheticConfig(), ReconConfig(),
+                 dataclasses.replace(_DISTILL, soft_labels=True),
+                 "recon-distill plus SynQ's difficulty-aware soft labels"))  # fmt: skip
+_register(Method("recon-synq", SyntheticConfig(), ReconConfig(),
+                 dataclasses.replace(_DISTILL, gradcam_weight=100.0, soft_labels=True),
+                 "recon-distill plus both of SynQ's terms: Grad-CAM alignment and soft "
+                 "labels"))  # fmt: skip
 _register(Method("genie-recon", dataclasses.replace(SyntheticConfig(), method="genie"),
                  ReconConfig(), None, "recon on a Genie-style generator's images"))  # fmt: skip
 
@@ -206,7 +216,8 @@ def quantize(
     size = data.shape[-1]
     folded = fold_batchnorm(teacher, _example(teacher, size, device)).to(device)
     qmodel = quantize_model(folded, bitmap).to(device)
-    calibrate_activations(qmodel, data, device)
+    if method.recon is None:  # reconstruction calibrates each unit on its own inputs
+        calibrate_activations(qmodel, data, device)
     seconds["calibrate"] = time.perf_counter() - t
     recon_report: list[dict] = []
     if method.recon is not None:

@@ -8,6 +8,7 @@ import pytest
 import torch
 from coexplore.api.cli import app
 from coexplore.quant import build_model
+from coexplore.quant.pipeline import DEFAULT_METHOD
 from typer.testing import CliRunner
 
 from .conftest import randomise_bn
@@ -42,6 +43,7 @@ def test_quantize_end_to_end_on_real_test_data(tmp_path: Path, shared_data: Path
         rep["fp_top1"] - rep["quant_top1"]
     )
     assert rep["protocol"] == "A" and rep["bits"] == "W4A4"
+    assert rep["method"]["name"] == DEFAULT_METHOD  # no --method: the bench's best recipe
     folder = Path(rep["run_folder"])
     assert {p.name for p in folder.iterdir()} == {"report.json", "bits.json", "quantized.pt"}
     assert json.loads((folder / "bits.json").read_text())["linear"] == [4, 4]
@@ -93,3 +95,11 @@ def test_model_without_batchnorm_exits_2(tmp_path: Path, monkeypatch):
     res, out = _quantize(tmp_path, "--model", "nobn_model:build")
     assert res.exit_code == 2 and "no BatchNorm" in res.output
     assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.parametrize("seeds", ["1,1", "a,b", "", "-1"])
+def test_bench_zsq_refuses_bad_seeds_before_any_work(tmp_path: Path, seeds: str):
+    out = tmp_path / "zsq.md"
+    res = runner.invoke(app, ["bench", "zsq", "--seeds", seeds, "--out", str(out)])
+    assert res.exit_code == 2 and "--seeds must be distinct" in res.output
+    assert not out.exists()
