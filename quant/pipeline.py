@@ -35,7 +35,7 @@ from coexplore.registry import Registry
 __all__ = ["Method", "METHODS", "DEFAULT_METHOD", "get_method", "QuantResult", "quantize"]
 
 #: The recipe ``search quantize`` uses unless told otherwise (chosen by the bench's ablation).
-DEFAULT_METHOD = "recon"
+DEFAULT_METHOD = "recon-no-boundary"
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int, str], None]  # (phase, done, total, message)
@@ -86,6 +86,16 @@ _register(
         None,
         "Genie/BRECQ-style block reconstruction (AdaRound + LSQ + QDrop) on "
         "BN-matched pixels with SynQ's low-pass filter and boundary samples",
+    )
+)
+_register(
+    Method(
+        "recon-no-boundary",
+        SyntheticConfig(boundary_fraction=0.0),
+        ReconConfig(),
+        None,
+        "recon without boundary samples: LPF-filtered BN-matched pixels only (best mean "
+        "drop over 3 seeds in results/zsq_ablation.md)",
     )
 )
 _register(

@@ -3,7 +3,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from coexplore.quant.bench import ZSQBudget, ablation_methods, render_zsq_markdown, run_zsq_bench
+from coexplore.quant.bench import (
+    ZSQBudget,
+    _ablation_table,
+    ablation_methods,
+    render_zsq_markdown,
+    run_zsq_bench,
+    summarise_ablation,
+)
 from coexplore.quant.pipeline import get_method
 
 
@@ -46,3 +53,55 @@ def test_bench_runs_and_renders_on_the_shared_data(shared_data: Path, tmp_path: 
     assert sum(r["w_bits"] == 8 for r in res["rows"][4]["layers"]) >= 4
     text = render_zsq_markdown(res, "search bench zsq (test)")
     assert "| W4A4 |" in text and "SynQ 92.76" in text and "Mixed precision" in text
+
+
+def _row(method: str, seed: int, lossless: float, jpeg: float) -> dict:
+    return {
+        "label": method,
+        "method": method,
+        "seed": seed,
+        "drop": {"lossless": lossless, "jpeg10k": jpeg},
+        "top1": {"lossless": 90 - lossless, "jpeg10k": 80 - jpeg},
+        "config_seconds": 1.0,
+    }
+
+
+def test_ablation_summary_ranks_on_the_mean_and_pairs_by_seed():
+    rows = [
+        _row("a", 0, 5.0, 4.0), _row("a", 1, 5.0, 6.0), _row("a", 2, 5.0, 5.0),
+        # b is better on average, each seed by exactly 0.5: a separable gap
+        _row("b", 0, 6.0, 3.5), _row("b", 1, 6.0, 5.5), _row("b", 2, 6.0, 4.5),
+        # c's mean equals a's, but its seeds scatter around b's: not separable
+        _row("c", 0, 4.0, 2.0), _row("c", 1, 4.0, 8.0), _row("c", 2, 4.0, 5.0),
+    ]  # fmt: skip
+    s = summarise_ablation(rows)
+    assert s["metric"] == "jpeg10k" and s["best"] == "b"  # lossless would pick c
+    by = {r["method"]: r for r in s["recipes"]}
+    assert by["a"]["drop"]["jpeg10k"]["mean"] == 5.0
+    assert by["a"]["drop"]["jpeg10k"]["sd"] == 1.0
+    assert by["a"]["vs_best"]["values"] == [0.5, 0.5, 0.5] and by["a"]["vs_best"]["separable"]
+    assert not by["c"]["vs_best"]["separable"]
+    res = {"ablation_bits": 3, "ablation": rows, "ablation_summary": s, "seeds": [0, 1, 2]}
+    text = "\n".join(_ablation_table(res, jp=True))
+    assert "Best measured recipe in this run: `b`" in text
+    assert "5.00 ± 1.00" in text and "4.00 / 6.00 / 5.00" in text
+    assert "two standard errors): `c`." in text
+
+
+def test_ablation_summary_without_the_jpeg_set_ranks_on_lossless():
+    rows = [_row("a", 0, 5.0, 1.0), _row("b", 0, 4.0, 2.0)]
+    for r in rows:
+        del r["drop"]["jpeg10k"]
+    assert summarise_ablation(rows)["best"] == "b"
+
+
+def test_default_method_is_the_best_in_the_committed_ablation():
+    import json
+
+    from coexplore.quant.pipeline import DEFAULT_METHOD, METHODS
+
+    path = Path(__file__).resolve().parents[2] / "results" / "zsq_ablation.json"
+    res = json.loads(path.read_text())
+    best = summarise_ablation(res["ablation"])["best"]
+    assert best in METHODS.names(), f"the ablation's best {best!r} is not a registered method"
+    assert DEFAULT_METHOD == best
