@@ -105,3 +105,18 @@ def test_default_method_is_the_best_in_the_committed_ablation():
     best = summarise_ablation(res["ablation"])["best"]
     assert best in METHODS.names(), f"the ablation's best {best!r} is not a registered method"
     assert DEFAULT_METHOD == best
+
+
+def test_targets_are_judged_on_the_10k_set_with_the_lossless_verdict_beside():
+    from coexplore.quant.bench import _targets_table
+
+    def row(bits: str, lossless: float, jpeg: float) -> dict:
+        drop = {"lossless": lossless, "jpeg10k": jpeg}
+        return {"label": bits, "bits": bits, "protocol": "A", "config_seconds": 1.0,
+                "top1": {"lossless": 90.0}, "drop": drop}  # fmt: skip
+
+    res = {"rows": [row("W8A8", 0.49, -0.04), row("W4A4", 1.0, 2.0)],
+           "synthetic_seconds": {"k": 10.0}, "peak_memory_mb": 1.0}  # fmt: skip
+    text = "\n".join(_targets_table(res, {}, jp=True))
+    assert "| met (lossless: **missed**) |" in text
+    assert "| **missed** (lossless: met) |" in text
