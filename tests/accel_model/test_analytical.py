@@ -162,3 +162,20 @@ def test_larger_rf_costs_more_area_and_per_access_energy() -> None:
     big = MODEL.report(wl, Accelerator(rf_bytes=512))
     assert big.area_mm2 > small.area_mm2
     assert big.energy_by_level_pj["rf"] > small.energy_by_level_pj["rf"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="issue #2, known bug found by the property test above: at W2A8 the mapper picks a "
+    "tiling whose GLB port-rounded traffic costs more than the W3A8 one, so energy falls "
+    "when weight bits rise. strict: this test fails once the bug is fixed; then delete it.",
+)
+def test_energy_monotone_known_counterexample() -> None:
+    acc = Accelerator(pe_rows=2, pe_cols=8, rf_bytes=64, glb_kib=16, glb_bits_per_cycle=512,
+                      dram_bytes_per_cycle=2.0, clock_hz=1e8, dataflow="rs", mac_mode="fixed",
+                      mac_bits=8)  # fmt: skip
+    wl = get_network("resnet20")
+    lo = MODEL.report(wl.with_bits(2, 8), acc).energy_pj
+    hi = MODEL.report(wl.with_bits(3, 8), acc).energy_pj
+    assert hi >= lo
