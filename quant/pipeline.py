@@ -116,10 +116,10 @@ _register(
         "GDFQ/AIT/SynQ-style: calibration then distillation only",
     )
 )
-_register(Method("recon-distill", SyntheticConfig(), ReconConfig(), KDConfig(inundation=None),
+_DISTILL = KDConfig(inundation=None)  # KL-only KD: the base of the SynQ variants below
+_register(Method("recon-distill", SyntheticConfig(), ReconConfig(), _DISTILL,
                  "recon, then KL-only distillation without inundation (the ablation found "
                  "inundation harmful after reconstruction)"))  # fmt: skip
-_DISTILL = KDConfig(inundation=None)
 _register(Method("recon-distill-cam", SyntheticConfig(), ReconConfig(),
                  dataclasses.replace(_DISTILL, gradcam_weight=100.0),
                  "recon-distill plus SynQ's Grad-CAM alignment on the last conv"))  # fmt: skip
