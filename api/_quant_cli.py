@@ -242,9 +242,18 @@ def _bench_zsq(
             typer.echo(f"[{time.perf_counter() - t0:6.0f} s] {message}", err=True)
 
     budget = ZSQBudget(images, synthetic_steps, recon_iters, kd_steps)
+    partial = out.with_suffix(".partial.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    def checkpoint(res: dict) -> None:  # what a run cut short keeps
+        tmp = partial.with_suffix(".tmp")
+        tmp.write_text(json.dumps(res, indent=2, default=float) + "\n")
+        tmp.replace(partial)
+
+    say(f"rows are saved as they finish to {partial}")
     res = run_zsq_bench(
         weights, data_dir, resolve_device(device), budget, ablation, say=say,
-        headline=headline, seeds=seed_list,
+        headline=headline, seeds=seed_list, checkpoint=checkpoint,
     )  # fmt: skip
     command = (
         f"search bench zsq --images {images} --synthetic-steps {synthetic_steps} "
@@ -256,9 +265,9 @@ def _bench_zsq(
         + (f" --out {out}" if out != Path("results/zsq.md") else "")
     )
     text = render_zsq_markdown(res, command)
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     out.with_suffix(".json").write_text(json.dumps(res, indent=2, default=float) + "\n")
+    partial.unlink(missing_ok=True)
     typer.echo(json.dumps(res, indent=2, default=float) if as_json else text)
 
 

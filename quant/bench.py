@@ -98,10 +98,14 @@ def run_zsq_bench(
     say: Say | None = None,
     headline: bool = True,
     seeds: Sequence[int] = (0,),
+    checkpoint: Callable[[dict], None] | None = None,
 ) -> dict:
     """Measures every headline configuration (and the ablation) in one run. The headline
     runs seed 0; each ablation recipe runs once per seed in ``seeds`` (the seed sets the
-    synthetic images, the reconstruction's batches and the distillation's)."""
+    synthetic images, the reconstruction's batches and the distillation's).
+
+    ``checkpoint`` is called with the rows so far after each configuration, so a run cut
+    short (a time limit, a crash) keeps what it measured."""
     if not seeds or len(set(seeds)) != len(seeds):
         raise ConfigError(f"seeds must be distinct and at least one; got {list(seeds)}.")
     say = say or (lambda _m: None)
@@ -155,19 +159,27 @@ def run_zsq_bench(
         )
         return row
 
+    def save() -> None:
+        if checkpoint:
+            checkpoint({"partial": True, "device": describe_device(device), "fp_top1": fp,
+                        "rows": rows, "ablation": ablation_rows})  # fmt: skip
+
     default = get_method(DEFAULT_METHOD)
-    rows = []
+    rows: list[dict] = []
+    ablation_rows: list[dict] = []
     for bits in (8, 4, 3) if headline else ():
         rows.append(run(f"W{bits}A{bits}", default, BitMap.uniform(teacher, bits, "A")))
+        save()
     if headline:
         rows.append(run("W4A4 protocol B", default, BitMap.uniform(teacher, 4, "B")))
+        save()
         synth = load_or_make_synthetic(teacher, budget.apply(default).synthetic, device, cache)
         sens = layer_sensitivity(teacher, synth.images, 4, device)
         mixed = mixed_bitmap(teacher, sens, low=4, keep_8=4)
         mixed_row = run("mixed: 4 most sensitive layers W8A8, rest W4A4", default, mixed)
         mixed_row["sensitivity"] = sens
         rows.append(mixed_row)
-    ablation_rows = []
+        save()
     for seed in seeds if ablation else ():
         for label, method in ablation_methods():
             seeded = dataclasses.replace(
@@ -175,6 +187,7 @@ def run_zsq_bench(
             )
             row = run(label, seeded, BitMap.uniform(teacher, ablation_bits, "A"))
             ablation_rows.append({**row, "seed": seed})
+            save()
     return {
         "device": describe_device(device),
         "torch": torch.__version__,

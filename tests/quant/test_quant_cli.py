@@ -103,3 +103,30 @@ def test_bench_zsq_refuses_bad_seeds_before_any_work(tmp_path: Path, seeds: str)
     res = runner.invoke(app, ["bench", "zsq", "--seeds", seeds, "--out", str(out)])
     assert res.exit_code == 2 and "--seeds must be distinct" in res.output
     assert not out.exists()
+
+
+def test_bench_zsq_keeps_finished_rows_when_cut_short(tmp_path: Path, weights: Path,
+                                                     shared_data: Path, monkeypatch):  # fmt: skip
+    import coexplore.quant.bench as bench
+
+    data = tmp_path / "data"  # the lossless set only: no 10k JPEG evaluation
+    data.mkdir()
+    (data / "cifar10_test_first1017.npz").symlink_to(shared_data / "cifar10_test_first1017.npz")
+    calls = []
+    real = bench.quantize
+
+    def quantize_then_die(*args, **kwargs):  # the third configuration "runs out of time"
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bench, "quantize", quantize_then_die)
+    out = tmp_path / "zsq.md"
+    res = runner.invoke(app, ["bench", "zsq", "--no-ablation", "--weights", str(weights),
+                              "--data-dir", str(data), "--out", str(out), *TINY])  # fmt: skip
+    assert res.exit_code != 0 and not out.exists()
+    partial = json.loads(out.with_suffix(".partial.json").read_text())
+    assert partial["partial"] is True
+    assert [r["label"] for r in partial["rows"]] == ["W8A8", "W4A4"]
+    assert set(partial["rows"][0]["drop"]) == {"lossless"}
