@@ -23,7 +23,17 @@ import itertools
 
 import numpy as np
 
-__all__ = ["DIMS", "RF_ORDERS", "GLB_ORDERS", "Mapping", "spatial_factors", "best_mapping"]
+__all__ = [
+    "DIMS",
+    "RF_ORDERS",
+    "GLB_ORDERS",
+    "Mapping",
+    "WORD_KEYS",
+    "TRAFFIC_KEYS",
+    "spatial_factors",
+    "best_mapping",
+    "traffic",
+]
 
 DIMS = ("B", "G", "K", "C", "OY", "OX", "FY", "FX")
 _REL = {
@@ -71,17 +81,66 @@ _CANDIDATES = tuple(
 
 @dataclasses.dataclass(frozen=True)
 class Mapping:
-    """The chosen mapping per (layer, configuration) and the traffic it causes."""
+    """The chosen mapping per (layer, configuration) and the data movement it causes.
 
-    # Bits, each (L, M): "glb" (GLB <-> array), "dram" (DRAM <-> GLB), "rf_fill" (writes
-    # into the PEs' RFs); before compute can start, the first W and I tiles must arrive:
-    # "onload_dram" (the GLB tile from DRAM) and "onload_glb" (the array tile from the GLB);
-    # after it ends, the last output tile leaves: "offload_dram", "offload_glb". Per operand
-    # X: "glb_xfers_X" tile transfers through the GLB port of "glb_xfer_bits_X" bits each.
-    traffic: dict[str, np.ndarray]
+    ``words`` holds bit-free counts, each (L, M) (see :data:`WORD_KEYS`); :func:`traffic`
+    prices them at a layer's bit-widths. The tiling is chosen once per datapath, whatever
+    the layer's bits, so every traffic term, and so energy and latency, grows with bits.
+    """
+
+    words: dict[str, np.ndarray]
     rf_order: np.ndarray  # index into RF_ORDERS[dataflow]
     glb_order: np.ndarray  # index into GLB_ORDERS
     factors: dict[str, dict[str, np.ndarray]]  # "rf", "glb", "dram" -> dim -> temporal factor
+
+
+# Bit-free counts per operand X in W, I (and O where it moves): "glb_X" words between the
+# GLB and the array; "dram_X" words between DRAM and the GLB; "fill_X" words written into
+# the PEs' RFs; "xfers_X" GLB-port transfers of "xfer_words_X" words each; "onload_glb_X" /
+# "onload_dram_X" the first array / GLB tile that must arrive before compute starts;
+# "offload_glb" / "offload_dram" the last output tile that leaves after it. Outputs split
+# into final values ("dram_O_final", at activation width) and partial-sum spills ("glb_O",
+# "dram_O_spill", at partial-sum width).
+WORD_KEYS = (
+    "glb_W", "glb_I", "glb_O", "dram_W", "dram_I", "dram_O_final", "dram_O_spill",
+    "fill_W", "fill_I", "xfers_W", "xfers_I", "xfers_O", "xfer_words_W", "xfer_words_I",
+    "xfer_words_O", "onload_glb_W", "onload_glb_I", "onload_dram_W", "onload_dram_I",
+    "offload_glb", "offload_dram",
+)  # fmt: skip
+# What :func:`traffic` returns, in this order.
+TRAFFIC_KEYS = (
+    "glb", "dram", "rf_fill", "onload_dram", "onload_glb", "offload_dram", "offload_glb",
+    "glb_xfers_W", "glb_xfers_I", "glb_xfers_O",
+    "glb_xfer_bits_W", "glb_xfer_bits_I", "glb_xfer_bits_O",
+)  # fmt: skip
+
+
+def traffic(words: dict[str, np.ndarray], wb, ab, pb) -> dict[str, np.ndarray]:  # noqa: ANN001
+    """Bits moved, from a mapping's word counts and the bits of W, I and partial sums.
+
+    Keys (:data:`TRAFFIC_KEYS`): "glb" (GLB <-> array), "dram" (DRAM <-> GLB), "rf_fill"
+    (writes into the PEs' RFs), "onload_dram"/"onload_glb" (the first W and I tiles, before
+    compute), "offload_dram"/"offload_glb" (the last output tile, after it), and per operand
+    X "glb_xfers_X" port transfers of "glb_xfer_bits_X" bits each. Every term is linear in
+    the bits with non-negative coefficients, so it never falls when bits rise.
+    """
+    w = words
+    return {
+        "glb": w["glb_W"] * wb + w["glb_I"] * ab + w["glb_O"] * pb,
+        "dram": w["dram_W"] * wb + w["dram_I"] * ab + w["dram_O_final"] * ab
+        + w["dram_O_spill"] * pb,
+        "rf_fill": w["fill_W"] * wb + w["fill_I"] * ab,
+        "onload_dram": w["onload_dram_W"] * wb + w["onload_dram_I"] * ab,
+        "onload_glb": w["onload_glb_W"] * wb + w["onload_glb_I"] * ab,
+        "offload_dram": w["offload_dram"] * ab,
+        "offload_glb": w["offload_glb"] * ab,
+        "glb_xfers_W": w["xfers_W"],
+        "glb_xfers_I": w["xfers_I"],
+        "glb_xfers_O": w["xfers_O"],
+        "glb_xfer_bits_W": w["xfer_words_W"] * wb,
+        "glb_xfer_bits_I": w["xfer_words_I"] * ab,
+        "glb_xfer_bits_O": w["xfer_words_O"] * pb,
+    }  # fmt: skip
 
 
 def accumulator_bits(word_bits, reduction):  # noqa: ANN001, ANN201
@@ -240,10 +299,7 @@ def _evaluate(  # noqa: ANN202
     temporal,
     rf_caps,
     glb_cap,
-    bits,
-    fill_bits,
-    pb,
-    ab,  # noqa: ANN001
+    fill_bits,  # noqa: ANN001
 ):
     shape = temporal["K"].shape
     ones = {d: np.ones(shape) for d in DIMS}
@@ -290,10 +346,7 @@ def _evaluate(  # noqa: ANN202
     for d in DIMS:
         n_pes = n_pes * su[d]
     final_out = _footprint("O", full, stride)
-    glb = np.zeros(shape)
-    dram = np.zeros(shape)
-    fill = np.zeros(shape)
-    ports = {}  # per operand: GLB-port transfers and bits per transfer (for port granularity)
+    words: dict[str, np.ndarray] = {}
     for op in _OPS:
         n_rf = _crossings(op, seq_rf[op], shape)
         arr = _average(full, seq_rf[op])
@@ -302,38 +355,35 @@ def _evaluate(  # noqa: ANN202
         else:
             tile_words = _footprint(op, arr, stride)  # multicast: distinct words
         words_rf = tile_words * n_rf
-        if op == "O":
-            reads = np.maximum(0, words_rf - final_out) / np.maximum(tile_words, 1e-12)
-            ports[op] = (n_rf + reads, tile_words * pb)
-        else:
-            ports[op] = (n_rf, tile_words * bits[op])
         words_glb = _footprint(op, _average(full, seq_glb[op]), stride) * _crossings(
             op, seq_glb[op], shape
         )
+        words[f"xfer_words_{op}"] = tile_words
         if op == "O":
             # Every crossing is a write; beyond the final outputs, each comes back as a read.
-            glb += words_rf * pb + np.maximum(0, words_rf - final_out) * pb
-            dram += final_out * ab + 2 * np.maximum(0, words_glb - final_out) * pb
+            spill = np.maximum(0, words_rf - final_out)
+            words["xfers_O"] = n_rf + spill / np.maximum(tile_words, 1e-12)
+            words["glb_O"] = words_rf + spill
+            words["dram_O_final"] = np.broadcast_to(final_out, shape)
+            words["dram_O_spill"] = 2 * np.maximum(0, words_glb - final_out)
         else:
-            glb += words_rf * bits[op]
-            dram += words_glb * bits[op]
-            fill += (
-                _footprint(op, {d: arr[d] / su[d] for d in DIMS}, stride) * n_rf * n_pes * bits[op]
+            words[f"xfers_{op}"] = n_rf
+            words[f"glb_{op}"] = words_rf
+            words[f"dram_{op}"] = words_glb
+            words[f"fill_{op}"] = (
+                _footprint(op, {d: arr[d] / su[d] for d in DIMS}, stride) * n_rf * n_pes
             )
     glb_avg = _average(full, above_glb)
-    traffic = {
-        **{f"glb_xfers_{op}": ports[op][0] for op in _OPS},
-        **{f"glb_xfer_bits_{op}": ports[op][1] for op in _OPS},
-        "glb": glb,
-        "dram": dram,
-        "rf_fill": fill,
-        "onload_dram": sum(_footprint(op, glb_avg, stride) * bits[op] for op in ("W", "I")),
-        "onload_glb": _footprint("W", array_avg, stride) * bits["W"]
-        + _array_inputs(pe_avg, su, stride) * bits["I"],
-        "offload_dram": _footprint("O", glb_avg, stride) * ab,
-        "offload_glb": _footprint("O", array_avg, stride) * ab,
-    }
-    return traffic, {"rf": rf_f, "glb": glb_f, "dram": glb_left}
+    words.update(
+        onload_dram_W=_footprint("W", glb_avg, stride),
+        onload_dram_I=_footprint("I", glb_avg, stride),
+        onload_glb_W=_footprint("W", array_avg, stride),
+        onload_glb_I=_array_inputs(pe_avg, su, stride),
+        offload_dram=_footprint("O", glb_avg, stride),
+        offload_glb=_footprint("O", array_avg, stride),
+    )
+    words = {k: np.broadcast_to(v, shape) for k, v in words.items()}
+    return words, {"rf": rf_f, "glb": glb_f, "dram": glb_left}
 
 
 def best_mapping(
@@ -343,36 +393,27 @@ def best_mapping(
     cols,
     dataflow: int,
     rf_bits,
-    glb_bits,
-    wb,
-    ab,
-    pb,  # noqa: ANN001
+    glb_bits,  # noqa: ANN001
     glb_pj_per_bit,
     dram_pj_per_bit: float,
     word_bits,
 ) -> Mapping:
     """The least data-movement-energy mapping among the candidates, per element.
 
-    Candidate tilings are sized for operands stored at the datapath width (``word_bits``
-    for weights and inputs, the datapath's accumulator width for partial sums), whatever the
-    layer's bit-widths; the
-    layer's bits set the traffic and the choice among candidates. Each candidate's traffic
-    then grows with the bit-widths, and so does the minimum over the fixed candidate set:
-    energy never falls when bits rise.
+    Tiles are sized, and the candidate chosen, for operands stored at the datapath width
+    (``word_bits`` for weights and inputs, the datapath's accumulator width for partial
+    sums), whatever the layer's bit-widths: the mapping belongs to the datapath, and a
+    layer's bits only price its word counts (:func:`traffic`). Had the choice followed the
+    layer's bits, a wider layer could get a tiling whose port-rounded traffic costs less,
+    and energy could fall when bits rise.
 
     Args:
         sizes: Loop bounds per dimension, (L, 1). stride: (L, 1).
         rows, cols, rf_bits, glb_bits, glb_pj_per_bit, word_bits: (1, M).
-        wb, ab, pb: bits of weights, inputs, partial sums, broadcastable to (L, M).
     """
-    shape = np.broadcast(sizes["K"], rows, wb).shape
+    shape = np.broadcast(sizes["K"], rows).shape
     su = spatial_factors(sizes, rows, cols, dataflow)
     temporal = {d: np.broadcast_to(np.ceil(sizes[d] / su[d]), shape) for d in DIMS}
-    bits = {
-        "W": np.broadcast_to(wb, shape),
-        "I": np.broadcast_to(ab, shape),
-        "O": np.broadcast_to(pb, shape),
-    }
     word = np.broadcast_to(word_bits, shape).astype(np.float64)
     acc_bits = np.broadcast_to(
         accumulator_bits(word, sizes["C"] * sizes["FY"] * sizes["FX"]), shape
@@ -387,20 +428,19 @@ def best_mapping(
     best_cost = None
     for ri, gi in _CANDIDATES:
         ro, go = RF_ORDERS[dataflow][ri], GLB_ORDERS[gi]
-        traffic, factors = _evaluate(
-            ro, go, sizes, stride, su, temporal, rf_caps, glb_cap, bits, fill_bits, pb, ab
-        )
-        cost = traffic["glb"] * glb_pj_per_bit + traffic["dram"] * dram_pj_per_bit
+        words, factors = _evaluate(ro, go, sizes, stride, su, temporal, rf_caps, glb_cap, fill_bits)
+        moved = traffic(words, word, word, acc_bits)
+        cost = moved["glb"] * glb_pj_per_bit + moved["dram"] * dram_pj_per_bit
         if best is None:
             best, best_cost = (
-                Mapping(traffic, np.full(shape, ri), np.full(shape, gi), factors),
+                Mapping(words, np.full(shape, ri), np.full(shape, gi), factors),
                 cost,
             )
             continue
         better = cost < best_cost
         best_cost = np.where(better, cost, best_cost)
         best = Mapping(
-            traffic={k: np.where(better, v, best.traffic[k]) for k, v in traffic.items()},
+            words={k: np.where(better, v, best.words[k]) for k, v in words.items()},
             rf_order=np.where(better, ri, best.rf_order),
             glb_order=np.where(better, gi, best.glb_order),
             factors={

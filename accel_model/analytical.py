@@ -14,11 +14,12 @@ Per layer and configuration (all arrays of shape (layers, configs)):
    W, I and partial sums in proportion to their stored widths) and then the GLB take loops
    in one of a few candidate orders, whole or as a balanced share; then each operand's tile
    grows on its own through the loops above while it still fits (per-operand allocation).
-   Per layer the mapping with the least data-movement energy is kept. Tiles are sized for
-   datapath-width operands, so energy never falls when bit-widths rise. The RF must hold at
-   least one tile (else infeasible). The mapper runs once per distinct (array, RF, GLB,
-   dataflow, bits) combination, not per design. :meth:`AnalyticalModel.mappings` exports
-   the chosen tiling.
+   Per layer the mapping with the least data-movement energy is kept. Tiles are sized, and
+   the mapping chosen, for datapath-width operands; a layer's bits then only price the
+   mapping's word counts, so energy and latency never fall when bit-widths rise. The RF
+   must hold at least one tile (else infeasible). The mapper runs once per distinct (array,
+   RF, GLB, dataflow, datapath width) combination, not per design or bit-width.
+   :meth:`AnalyticalModel.mappings` exports the chosen tiling.
 3. Accesses per level follow from the tiling: each tile crosses a boundary once per trip of
    the loops above it that it depends on (stationarity), partial sums are written and read
    back while a reduction loop is above, the GLB reads each distinct word once per trip and
@@ -47,8 +48,10 @@ from coexplore.accel_model._loopnest import (
     DIMS,
     GLB_ORDERS,
     RF_ORDERS,
+    WORD_KEYS,
     best_mapping,
     spatial_factors,
+    traffic,
 )
 from coexplore.accel_model.accelerator import DATAFLOWS, Accelerator, AcceleratorBatch
 from coexplore.accel_model.report import CostBatch, CostReport, LayerCost, reason_text
@@ -132,7 +135,7 @@ class AnalyticalModel(CostModel):
     """
 
     name = "analytical"
-    version = "analytical-2"  # bump whenever labels change: trained evaluators key on it
+    version = "analytical-3"  # bump whenever labels change: trained evaluators key on it
 
     def __init__(self, tech: Tech = DEFAULT_TECH, chunk: int = 8192) -> None:
         self.tech = tech
@@ -170,7 +173,7 @@ class AnalyticalModel(CostModel):
         ab = _bits(la.a_bits if a_bits is None else a_bits, n_layers, m, "a_bits")
         # The mapper runs once per distinct tiling-relevant combination of the whole batch;
         # the per-design part then runs in blocks.
-        traffic, inverse = _traffic(la, batch, wb, ab, _psum_bits(la, wb, ab), self.tech)
+        words, inverse = _words(la, batch, self.tech)
         parts = []
         for start in range(0, m, self.chunk):
             sl = slice(start, min(m, start + self.chunk))
@@ -181,7 +184,7 @@ class AnalyticalModel(CostModel):
                     wb if wb.shape[1] == 1 else wb[:, sl],
                     ab if ab.shape[1] == 1 else ab[:, sl],
                     per_layer,
-                    tuple(t_[:, inverse[sl]] for t_ in traffic),
+                    {k: w[:, inverse[sl]] for k, w in words.items()},
                 )
             )
         return CostBatch.concatenate(parts, workload.layer_names)
@@ -194,9 +197,7 @@ class AnalyticalModel(CostModel):
         """
         la = workload.arrays()
         batch = AcceleratorBatch.from_accelerators([acc])
-        wb = la.w_bits.astype(np.float64)[:, None]
-        ab = la.a_bits.astype(np.float64)[:, None]
-        runs, _, _ = _mapper_runs(la, batch, wb, ab, _psum_bits(la, wb, ab), self.tech)
+        runs, _, _ = _mapper_runs(la, batch, self.tech)
         ((_, mp),) = runs
         d = DATAFLOWS.index(acc.dataflow)
         one = np.ones((1, 1))
@@ -230,7 +231,7 @@ class AnalyticalModel(CostModel):
         wb: np.ndarray,
         ab: np.ndarray,
         per_layer: bool,
-        traffic: tuple[np.ndarray, ...],
+        words: dict[str, np.ndarray],
     ) -> CostBatch:
         t = self.tech
 
@@ -295,13 +296,15 @@ class AnalyticalModel(CostModel):
         need = np.where(is_rs, s * (pack * wb + ab) + pb, pack * (wb + ab) + pb)
         rf_ok = rf_bits_cap >= need
         cap = row(acc.glb_kib) * 8192.0
-        glb_bits, dram_bits, rf_fill, _, on_glb, _, off_glb, *port = traffic
+        moved = traffic(words, wb, ab, pb)
+        glb_bits, dram_bits, rf_fill = moved["glb"], moved["dram"], moved["rf_fill"]
+        on_glb, off_glb = moved["onload_glb"], moved["offload_glb"]
         glb_bw = row(acc.glb_bits_per_cycle)
         # The GLB port moves whole port-width words: a transfer of b bits occupies
         # ceil(b / width) port cycles and costs as many port-width accesses.
         glb_port_bits = sum(
-            xfers * np.ceil(xbits / glb_bw) * glb_bw
-            for xfers, xbits in zip(port[:3], port[3:], strict=True)
+            moved[f"glb_xfers_{op}"] * np.ceil(moved[f"glb_xfer_bits_{op}"] / glb_bw) * glb_bw
+            for op in ("W", "I", "O")
         )
         glb_ok = crs * wb + c * r * iw * ab <= cap  # one filter + the input rows it needs
 
@@ -415,29 +418,15 @@ def _sizes(la: LayerArrays) -> dict[str, np.ndarray]:
     }
 
 
-def _psum_bits(la: LayerArrays, wb: np.ndarray, ab: np.ndarray) -> np.ndarray:
-    crs = (la.c * la.r * la.s).astype(np.float64)[:, None]
-    return np.minimum(32.0, wb + ab + np.ceil(np.log2(crs)))
+def _mapper_runs(la: LayerArrays, acc: AcceleratorBatch, tech: Tech):  # noqa: ANN202
+    """Runs the mapper once per distinct (array, RF, GLB, dataflow, datapath) combination.
 
-
-def _mapper_runs(
-    la: LayerArrays,
-    acc: AcceleratorBatch,
-    wb: np.ndarray,
-    ab: np.ndarray,
-    pb: np.ndarray,
-    tech: Tech,
-):  # noqa: ANN202
-    """Runs the mapper once per distinct (array, RF, GLB, dataflow, bits) combination.
-
-    The tiling does not depend on bandwidths, clock or MAC mode, so a grid of 450k designs
-    needs only a few thousand mapper runs. Yields (column indices into the distinct set,
-    Mapping) per dataflow, plus the inverse index from designs to distinct combinations.
+    The tiling depends on neither bandwidths, clock, MAC mode nor the layers' bit-widths,
+    so a grid of 450k designs needs only a few thousand mapper runs. Returns (column indices
+    into the distinct set, Mapping) per dataflow, the inverse index from designs to distinct
+    combinations, and their number.
     """
     key_cols = [acc.pe_rows, acc.pe_cols, acc.rf_bytes, acc.glb_kib, acc.dataflow, acc.mac_bits]
-    for bits_arr in (wb, ab):
-        if bits_arr.shape[1] > 1:
-            key_cols += list(bits_arr)
     # One int64 code per design (mixed radix over each column's distinct values): a 1-D
     # unique is much faster than a row-wise one.
     code = np.zeros(len(acc), dtype=np.int64)
@@ -453,10 +442,6 @@ def _mapper_runs(
     runs = []
     for d in np.unique(sub.dataflow):
         sel = np.flatnonzero(sub.dataflow == d)
-        cfg = first[sel]
-
-        def pick(a: np.ndarray, cfg: np.ndarray = cfg) -> np.ndarray:
-            return a[:, cfg] if a.shape[1] > 1 else a
 
         def row(x: np.ndarray, sel: np.ndarray = sel) -> np.ndarray:
             return x[sel].astype(np.float64)[None, :]
@@ -473,9 +458,6 @@ def _mapper_runs(
                     int(d),
                     row(sub.rf_bytes) * 8,
                     row(sub.glb_kib) * 8192.0,
-                    pick(wb),
-                    pick(ab),
-                    pick(pb),
                     glb_pj,
                     tech.dram_pj_per_bit,
                     row(sub.mac_bits),
@@ -485,39 +467,16 @@ def _mapper_runs(
     return runs, inverse.reshape(-1), len(first)
 
 
-TRAFFIC_KEYS = (
-    "glb",
-    "dram",
-    "rf_fill",
-    "onload_dram",
-    "onload_glb",
-    "offload_dram",
-    "offload_glb",
-    "glb_xfers_W",
-    "glb_xfers_I",
-    "glb_xfers_O",
-    "glb_xfer_bits_W",
-    "glb_xfer_bits_I",
-    "glb_xfer_bits_O",
-)
-
-
-def _traffic(
-    la: LayerArrays,
-    acc: AcceleratorBatch,
-    wb: np.ndarray,
-    ab: np.ndarray,
-    pb: np.ndarray,
-    tech: Tech,
-) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
-    """The mapper's traffic (see ``_loopnest.Mapping.traffic``, in TRAFFIC_KEYS order) per
-    distinct combination, (L, U) each, and the index from designs to combinations."""
-    runs, inverse, n_unique = _mapper_runs(la, acc, wb, ab, pb, tech)
-    shape_u = (wb.shape[0], n_unique)
-    out = tuple(np.zeros(shape_u) for _ in TRAFFIC_KEYS)
+def _words(
+    la: LayerArrays, acc: AcceleratorBatch, tech: Tech
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The mapper's word counts (``_loopnest.WORD_KEYS``) per distinct combination, (L, U)
+    each, and the index from designs to combinations."""
+    runs, inverse, n_unique = _mapper_runs(la, acc, tech)
+    out = {key: np.zeros((len(la.k), n_unique)) for key in WORD_KEYS}
     for sel, mp in runs:
-        for arr, key in zip(out, TRAFFIC_KEYS, strict=True):
-            arr[:, sel] = mp.traffic[key]
+        for key, arr in out.items():
+            arr[:, sel] = mp.words[key]
     return out, inverse
 
 
