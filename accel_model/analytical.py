@@ -174,19 +174,22 @@ class AnalyticalModel(CostModel):
         # The mapper runs once per distinct tiling-relevant combination of the whole batch;
         # the per-design part then runs in blocks.
         words, inverse = _words(la, batch, self.tech)
+        crs = (la.c * la.r * la.s).astype(np.float64)[:, None]
+        uniform = wb.shape[1] == 1 and ab.shape[1] == 1
+        if uniform:  # one bit-width per layer: price each distinct tiling once
+            moved_u = traffic(words, wb, ab, _psum_bits(wb, ab, crs))
         parts = []
         for start in range(0, m, self.chunk):
             sl = slice(start, min(m, start + self.chunk))
-            parts.append(
-                self._evaluate_block(
-                    la,
-                    batch.take(sl),
-                    wb if wb.shape[1] == 1 else wb[:, sl],
-                    ab if ab.shape[1] == 1 else ab[:, sl],
-                    per_layer,
-                    {k: w[:, inverse[sl]] for k, w in words.items()},
-                )
-            )
+            wb_b = wb if wb.shape[1] == 1 else wb[:, sl]
+            ab_b = ab if ab.shape[1] == 1 else ab[:, sl]
+            inv = inverse[sl]
+            if uniform:
+                moved = {k: v[:, inv] for k, v in moved_u.items()}
+            else:
+                w_b = {k: w[:, inv] for k, w in words.items()}
+                moved = traffic(w_b, wb_b, ab_b, _psum_bits(wb_b, ab_b, crs))
+            parts.append(self._evaluate_block(la, batch.take(sl), wb_b, ab_b, per_layer, moved))
         return CostBatch.concatenate(parts, workload.layer_names)
 
     def mappings(self, workload: Workload, acc: Accelerator) -> list[LayerMapping]:
@@ -197,7 +200,7 @@ class AnalyticalModel(CostModel):
         """
         la = workload.arrays()
         batch = AcceleratorBatch.from_accelerators([acc])
-        runs, _, _ = _mapper_runs(la, batch, self.tech)
+        runs, _, _ = _mapper_runs(_sizes(la), _stride(la), batch, self.tech)
         ((_, mp),) = runs
         d = DATAFLOWS.index(acc.dataflow)
         one = np.ones((1, 1))
@@ -231,7 +234,7 @@ class AnalyticalModel(CostModel):
         wb: np.ndarray,
         ab: np.ndarray,
         per_layer: bool,
-        words: dict[str, np.ndarray],
+        moved: dict[str, np.ndarray],
     ) -> CostBatch:
         t = self.tech
 
@@ -257,7 +260,7 @@ class AnalyticalModel(CostModel):
         wq = 2.0 ** np.ceil(np.log2(np.maximum(wb, 2)))
         aq = 2.0 ** np.ceil(np.log2(np.maximum(ab, 2)))
         pack = np.where(bitfusion, np.floor(8 / wq) * np.floor(8 / aq), 1.0)  # MACs/PE/cycle
-        pb = np.minimum(32.0, wb + ab + np.ceil(np.log2(crs)))  # partial-sum bits
+        pb = _psum_bits(wb, ab, crs)
         bits_ok = (wb <= base) & (ab <= base)
 
         # Systolic WS / OS (GEMM view).
@@ -296,7 +299,6 @@ class AnalyticalModel(CostModel):
         need = np.where(is_rs, s * (pack * wb + ab) + pb, pack * (wb + ab) + pb)
         rf_ok = rf_bits_cap >= need
         cap = row(acc.glb_kib) * 8192.0
-        moved = traffic(words, wb, ab, pb)
         glb_bits, dram_bits, rf_fill = moved["glb"], moved["dram"], moved["rf_fill"]
         on_glb, off_glb = moved["onload_glb"], moved["offload_glb"]
         glb_bw = row(acc.glb_bits_per_cycle)
@@ -418,7 +420,18 @@ def _sizes(la: LayerArrays) -> dict[str, np.ndarray]:
     }
 
 
-def _mapper_runs(la: LayerArrays, acc: AcceleratorBatch, tech: Tech):  # noqa: ANN202
+def _psum_bits(wb: np.ndarray, ab: np.ndarray, crs: np.ndarray) -> np.ndarray:
+    """Partial-sum bits: the product's width plus the reduction's growth, at most 32."""
+    return np.minimum(32.0, wb + ab + np.ceil(np.log2(crs)))
+
+
+def _stride(la: LayerArrays) -> np.ndarray:
+    return la.stride.astype(np.float64)[:, None]
+
+
+def _mapper_runs(  # noqa: ANN202
+    sizes: dict[str, np.ndarray], stride: np.ndarray, acc: AcceleratorBatch, tech: Tech
+):
     """Runs the mapper once per distinct (array, RF, GLB, dataflow, datapath) combination.
 
     The tiling depends on neither bandwidths, clock, MAC mode nor the layers' bit-widths,
@@ -437,8 +450,6 @@ def _mapper_runs(la: LayerArrays, acc: AcceleratorBatch, tech: Tech):  # noqa: A
         code = code.reshape(-1).astype(np.int64)
     _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
     sub = acc.take(first)
-    sizes = _sizes(la)
-    stride = la.stride.astype(np.float64)[:, None]
     runs = []
     for d in np.unique(sub.dataflow):
         sel = np.flatnonzero(sub.dataflow == d)
@@ -472,12 +483,20 @@ def _words(
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The mapper's word counts (``_loopnest.WORD_KEYS``) per distinct combination, (L, U)
     each, and the index from designs to combinations."""
-    runs, inverse, n_unique = _mapper_runs(la, acc, tech)
-    out = {key: np.zeros((len(la.k), n_unique)) for key in WORD_KEYS}
+    # Networks repeat layer shapes (ResNet-20 has 7 distinct ones in 20 layers): map each
+    # distinct shape once and copy the result to its layers.
+    sizes, stride = _sizes(la), _stride(la)
+    shape_key = np.hstack([sizes[d] for d in DIMS] + [stride])
+    _, first_layer, layer_of = np.unique(shape_key, axis=0, return_index=True, return_inverse=True)
+    layer_of = layer_of.reshape(-1)
+    runs, inverse, n_unique = _mapper_runs(
+        {d: v[first_layer] for d, v in sizes.items()}, stride[first_layer], acc, tech
+    )
+    out = {key: np.zeros((len(first_layer), n_unique)) for key in WORD_KEYS}
     for sel, mp in runs:
         for key, arr in out.items():
             arr[:, sel] = mp.words[key]
-    return out, inverse
+    return {key: arr[layer_of] for key, arr in out.items()}, inverse
 
 
 def _bits(value: np.ndarray, n_layers: int, m: int, name: str) -> np.ndarray:
