@@ -29,7 +29,6 @@ __all__ = [
     "GLB_ORDERS",
     "Mapping",
     "WORD_KEYS",
-    "TRAFFIC_KEYS",
     "spatial_factors",
     "best_mapping",
     "traffic",
@@ -96,31 +95,23 @@ class Mapping:
 
 # Bit-free counts per operand X in W, I (and O where it moves): "glb_X" words between the
 # GLB and the array; "dram_X" words between DRAM and the GLB; "fill_X" words written into
-# the PEs' RFs; "xfers_X" GLB-port transfers of "xfer_words_X" words each; "onload_glb_X" /
-# "onload_dram_X" the first array / GLB tile that must arrive before compute starts;
-# "offload_glb" / "offload_dram" the last output tile that leaves after it. Outputs split
-# into final values ("dram_O_final", at activation width) and partial-sum spills ("glb_O",
-# "dram_O_spill", at partial-sum width).
+# the PEs' RFs; "xfers_X" GLB-port transfers of "xfer_words_X" words each; "onload_glb_X"
+# the first array tile that must arrive before compute starts; "offload_glb" the last
+# output tile that leaves after it. Outputs split into final values ("dram_O_final", at
+# activation width) and partial-sum spills ("glb_O", "dram_O_spill", at partial-sum width).
 WORD_KEYS = (
     "glb_W", "glb_I", "glb_O", "dram_W", "dram_I", "dram_O_final", "dram_O_spill",
     "fill_W", "fill_I", "xfers_W", "xfers_I", "xfers_O", "xfer_words_W", "xfer_words_I",
-    "xfer_words_O", "onload_glb_W", "onload_glb_I", "onload_dram_W", "onload_dram_I",
-    "offload_glb", "offload_dram",
-)  # fmt: skip
-# What :func:`traffic` returns, in this order.
-TRAFFIC_KEYS = (
-    "glb", "dram", "rf_fill", "onload_dram", "onload_glb", "offload_dram", "offload_glb",
-    "glb_xfers_W", "glb_xfers_I", "glb_xfers_O",
-    "glb_xfer_bits_W", "glb_xfer_bits_I", "glb_xfer_bits_O",
+    "xfer_words_O", "onload_glb_W", "onload_glb_I", "offload_glb",
 )  # fmt: skip
 
 
 def traffic(words: dict[str, np.ndarray], wb, ab, pb) -> dict[str, np.ndarray]:  # noqa: ANN001
     """Bits moved, from a mapping's word counts and the bits of W, I and partial sums.
 
-    Keys (:data:`TRAFFIC_KEYS`): "glb" (GLB <-> array), "dram" (DRAM <-> GLB), "rf_fill"
-    (writes into the PEs' RFs), "onload_dram"/"onload_glb" (the first W and I tiles, before
-    compute), "offload_dram"/"offload_glb" (the last output tile, after it), and per operand
+    Keys: "glb" (GLB <-> array), "dram" (DRAM <-> GLB), "rf_fill" (writes into the PEs'
+    RFs), "onload_glb" (the first W and I array tiles, before compute), "offload_glb" (the
+    last output tile, after it), and per operand
     X "glb_xfers_X" port transfers of "glb_xfer_bits_X" bits each. Every term is linear in
     the bits with non-negative coefficients, so it never falls when bits rise.
     """
@@ -130,9 +121,7 @@ def traffic(words: dict[str, np.ndarray], wb, ab, pb) -> dict[str, np.ndarray]: 
         "dram": w["dram_W"] * wb + w["dram_I"] * ab + w["dram_O_final"] * ab
         + w["dram_O_spill"] * pb,
         "rf_fill": w["fill_W"] * wb + w["fill_I"] * ab,
-        "onload_dram": w["onload_dram_W"] * wb + w["onload_dram_I"] * ab,
         "onload_glb": w["onload_glb_W"] * wb + w["onload_glb_I"] * ab,
-        "offload_dram": w["offload_dram"] * ab,
         "offload_glb": w["offload_glb"] * ab,
         "glb_xfers_W": w["xfers_W"],
         "glb_xfers_I": w["xfers_I"],
@@ -373,13 +362,9 @@ def _evaluate(  # noqa: ANN202
             words[f"fill_{op}"] = (
                 _footprint(op, {d: arr[d] / su[d] for d in DIMS}, stride) * n_rf * n_pes
             )
-    glb_avg = _average(full, above_glb)
     words.update(
-        onload_dram_W=_footprint("W", glb_avg, stride),
-        onload_dram_I=_footprint("I", glb_avg, stride),
         onload_glb_W=_footprint("W", array_avg, stride),
         onload_glb_I=_array_inputs(pe_avg, su, stride),
-        offload_dram=_footprint("O", glb_avg, stride),
         offload_glb=_footprint("O", array_avg, stride),
     )
     words = {k: np.broadcast_to(v, shape) for k, v in words.items()}

@@ -10,6 +10,8 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[2]
+# The smallest synthetic set that exercises every phase (get_method overrides).
+TINY = dict(synthetic__n_images=32, synthetic__batch_size=16, synthetic__steps=3)
 
 
 def _shared() -> Path | None:

@@ -21,14 +21,13 @@ from coexplore.quant import (
 from coexplore.quant.export import export_quantized, load_quantized
 from coexplore.quant.models import IMAGENET_MEAN, IMAGENET_STD
 
-from .conftest import randomise_bn
+from .conftest import TINY, randomise_bn
 
 pytestmark = [
     pytest.mark.gpu,
     pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
 ]
 CUDA = torch.device("cuda")
-TINY = dict(synthetic__n_images=32, synthetic__batch_size=16, synthetic__steps=3)
 
 
 def test_every_phase_runs_on_cuda_and_the_export_loads_on_cpu(tmp_path: Path):

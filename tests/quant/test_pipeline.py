@@ -28,9 +28,7 @@ from torch import nn
 
 from coexplore.errors import ConfigError
 
-from .conftest import randomise_bn
-
-TINY = dict(synthetic__n_images=32, synthetic__batch_size=16, synthetic__steps=3)
+from .conftest import TINY, randomise_bn
 
 
 def test_low_pass_filters_high_frequencies_at_cifar_size():
