@@ -132,7 +132,16 @@ def _networks_markdown(res: dict) -> list[str]:
         f"{ev['train_accelerators']:,} accelerators, with every variant's exact cost on those "
         f"accelerators as extra labels; {ev['test_designs']:,} held-out feasible designs; "
         f"torch threads: {res['torch_threads']}; width {cfg['width']}, dim {cfg['dim']}, "
-        f"terms {cfg['terms']}.",
+        f"terms {cfg['terms']}."
+        + (
+            f" The last {cfg['focus']:.0%} of the budget also trained on a focus pool: "
+            f"{ev['focus']['accelerators']:,} accelerators near the optima the half-trained "
+            f"evaluator predicted for {cfg['focus_designs']} random designs, and their "
+            f"single-parameter neighbours ({ev['focus']['designs']:,} designs; built and "
+            f"priced in {ev['focus']['seconds']:.1f} s, inside the budget)."
+            if ev.get("focus")
+            else ""
+        ),
         "",
         "| measure | measured | target | status |",
         "|---|---|---|---|",

@@ -45,9 +45,11 @@ from coexplore.accel_model.design_space import PARAMETERS
 from coexplore.search.samples import (
     Samples,
     VariantCosts,
+    gather,
     generate,
     generate_with_costs,
     model_identity,
+    price,
 )
 from coexplore.search.space import SKIP, JointSpace, get_space
 from torch import nn
@@ -63,6 +65,8 @@ __all__ = [
     "save_evaluator",
     "load_evaluator",
     "FPS_BOUNDS",
+    "OBJECTIVES",
+    "log_objective",
 ]
 
 FORMAT = 1
@@ -72,6 +76,22 @@ _DF = PARAMETERS.index("dataflow")
 _MM = PARAMETERS.index("mac_mode")
 _CLOCK = PARAMETERS.index("clock_hz")
 _MAX_LOG = 30.0  # clamp for exp() of relative log costs; far above any real design
+OBJECTIVES = ("edp", "latency", "energy", "area", "edap")
+
+
+def log_objective(name: str, log_lat_s: Any, log_energy: Any, log_area: Any) -> Any:
+    """Log of the objective from log latency (s), log energy and log area (any units)."""
+    if name == "edp":
+        return log_lat_s + log_energy
+    if name == "latency":
+        return log_lat_s
+    if name == "energy":
+        return log_energy
+    if name == "area":
+        return log_area
+    if name == "edap":
+        return log_lat_s + log_energy + log_area
+    raise ConfigError(f"unknown objective {name!r}; valid objectives: {', '.join(OBJECTIVES)}.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,6 +109,11 @@ class EvaluatorConfig(ConfigBase):
         batch: Designs per step.
         hw_batch: Accelerators per step whose every variant is a training label too.
         variant_weight: Weight of the per-variant loss beside the per-design one.
+        focus: Share of the budget trained with a *focus pool* added: the accelerators the
+            half-trained evaluator ranks best for each objective on ``focus_designs`` random
+            designs, and their single-parameter neighbours, priced exactly (0 = off). Random
+            labels rarely land near the optima, yet a search compares exactly those designs.
+        focus_designs: Random designs whose predicted optima make the focus pool.
         lr: Peak learning rate (cosine decay over the budget).
         seed: Seed of data, initialisation and batches.
     """
@@ -103,6 +128,8 @@ class EvaluatorConfig(ConfigBase):
     batch: int = 1024
     hw_batch: int = 64
     variant_weight: float = 0.3
+    focus: float = 0.3
+    focus_designs: int = 16
     lr: float = 3e-3
     seed: int = 0
 
@@ -117,6 +144,8 @@ class EvaluatorConfig(ConfigBase):
         check_range("batch", self.batch, 1, 1_000_000)
         check_range("hw_batch", self.hw_batch, 0, 100_000)
         check_range("variant_weight", self.variant_weight, 0.0, 1000.0)
+        check_range("focus", self.focus, 0.0, 0.9)
+        check_range("focus_designs", self.focus_designs, 1, 4096)
         check_range("lr", self.lr, 1e-6, 1.0)
 
 
@@ -413,6 +442,7 @@ def train_evaluator(
             f"only {len(yt)} of {cfg.samples} training designs are feasible; use more samples."
         )
     batch = min(cfg.batch, len(yt))
+    focus: _Focus | None = None
     done = False
     while not done:
         perm = torch.randperm(len(yt), generator=gen)
@@ -421,17 +451,19 @@ def train_evaluator(
             if frac >= 1.0:
                 done = True
                 break
+            if focus is None and cfg.focus and frac >= 1.0 - cfg.focus:
+                focus = _Focus.build(ev, sp, cfg, model, say)
             for group in opt.param_groups:
                 group["lr"] = cfg.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * frac)))
             bi = perm[i : i + batch]
             loss = F.smooth_l1_loss(ev._hard(ops[bi], bits[bi], hw[bi]), yt[bi], beta=0.05)
             if cfg.hw_batch and cfg.variant_weight > 0:
                 hi = torch.randint(0, len(pool), (cfg.hw_batch,), generator=gen)
-                parts, fixed = ev.variant_costs(pool[hi])
-                m = var_ok[hi]
-                loss_parts = F.smooth_l1_loss(parts[m], var_y[hi][m], beta=0.05)
-                loss_fixed = F.smooth_l1_loss(fixed, fix_y[hi], beta=0.05)
-                loss = loss + cfg.variant_weight * (loss_parts + loss_fixed)
+                loss = loss + cfg.variant_weight * _variant_loss(
+                    ev, pool[hi], var_y[hi], var_ok[hi], fix_y[hi]
+                )
+            if focus is not None:
+                loss = loss + focus.loss(ev, cfg, gen)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -452,11 +484,127 @@ def train_evaluator(
             "epochs": epoch,
             "train_designs": int(len(yt)),
             "train_accelerators": int(len(pool)),
+            "focus": focus.summary() if focus is not None else None,
             "torch_threads": torch.get_num_threads(),
             "config": cfg.to_dict(),
         }
     )
     return ev, metrics
+
+
+def _variant_loss(
+    ev: Evaluator, hw: torch.Tensor, y: torch.Tensor, ok: torch.Tensor, fixed_y: torch.Tensor
+) -> torch.Tensor:
+    """Loss on exact per-variant and stem+head log costs of accelerators ``hw``."""
+    parts, fixed = ev.variant_costs(hw)
+    return F.smooth_l1_loss(parts[ok], y[ok], beta=0.05) + F.smooth_l1_loss(
+        fixed, fixed_y, beta=0.05
+    )
+
+
+@dataclasses.dataclass
+class _Focus:
+    """Exact labels on the accelerators a search will compare: the evaluator's predicted
+    optima and their neighbours (see ``EvaluatorConfig.focus``)."""
+
+    ops: torch.Tensor
+    bits: torch.Tensor
+    hw: torch.Tensor
+    y: torch.Tensor
+    pool: torch.Tensor
+    var_y: torch.Tensor
+    var_ok: torch.Tensor
+    fix_y: torch.Tensor
+    seconds: float
+
+    @classmethod
+    def build(
+        cls,
+        ev: Evaluator,
+        sp: JointSpace,
+        cfg: EvaluatorConfig,
+        model: CostModel,
+        say: Callable[[str], None],
+    ) -> _Focus:
+        t0 = time.perf_counter()
+        ev.eval()
+        pool = focus_pool(ev, cfg.focus_designs, seed=cfg.seed + 7_000)
+        ev.train()
+        costs = price(sp, pool, model)
+        rng = np.random.default_rng(cfg.seed + 7_001)
+        n = 32 * len(pool)
+        ops, bits, _ = sp.sample(n, seed=cfg.seed + 7_002)
+        samples = gather(costs, ops, bits, rng.integers(0, len(pool), size=n))
+        ok, y = _targets(samples)
+        var_y, var_ok, fix_y, pool_t = _variant_targets(sp, costs)
+        out = cls(
+            ops=torch.as_tensor(samples.ops[ok]),
+            bits=torch.as_tensor(samples.bits[ok]),
+            hw=torch.as_tensor(samples.hw[ok]),
+            y=torch.as_tensor(y),
+            pool=pool_t,
+            var_y=var_y,
+            var_ok=var_ok,
+            fix_y=fix_y,
+            seconds=time.perf_counter() - t0,
+        )
+        say(
+            f"focus pool: {len(pool):,} accelerators near the predicted optima of "
+            f"{cfg.focus_designs} designs, priced in {out.seconds:.1f} s"
+        )
+        return out
+
+    def loss(self, ev: Evaluator, cfg: EvaluatorConfig, gen: torch.Generator) -> torch.Tensor:
+        """The same two losses on a batch of focus designs and focus accelerators."""
+        bi = torch.randint(0, len(self.y), (max(1, cfg.batch // 4),), generator=gen)
+        loss = F.smooth_l1_loss(
+            ev._hard(self.ops[bi], self.bits[bi], self.hw[bi]), self.y[bi], beta=0.05
+        )
+        if cfg.hw_batch and cfg.variant_weight > 0:
+            hi = torch.randint(0, len(self.pool), (max(1, cfg.hw_batch // 2),), generator=gen)
+            loss = loss + cfg.variant_weight * _variant_loss(
+                ev, self.pool[hi], self.var_y[hi], self.var_ok[hi], self.fix_y[hi]
+            )
+        return loss
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "accelerators": int(len(self.pool)),
+            "designs": int(len(self.y)),
+            "seconds": self.seconds,
+        }
+
+
+FOCUS_TOP = 32  # predicted-best accelerators kept per design and objective
+FOCUS_CENTRES = 4  # of those, how many bring their single-parameter neighbours
+FOCUS_SCAN = 1 << 19  # accelerators scanned per design (the whole space when smaller)
+
+
+def focus_pool(ev: Evaluator, n_designs: int, seed: int) -> np.ndarray:
+    """Accelerator choice indices near the optima the evaluator predicts for ``n_designs``
+    random designs: per design and objective (not area: it is exact in form) the
+    :data:`FOCUS_TOP` best of the space (or of :data:`FOCUS_SCAN` random accelerators) and
+    every single-parameter neighbour of the :data:`FOCUS_CENTRES` best."""
+    hws = ev.space.hardware
+    scan = hws.all_indices() if hws.size <= FOCUS_SCAN else hws.sample_indices(FOCUS_SCAN, seed)
+    log_clock = np.log(hws.batch(scan).clock_hz)
+    ops, bits, _ = ev.space.sample(n_designs, seed=seed)
+    picks, centres = [], []
+    for i in range(n_designs):
+        n = len(scan)
+        pred = ev.predict_indices(np.tile(ops[i], (n, 1)), np.tile(bits[i], (n, 1)), scan)
+        for name in ("edp", "latency", "energy", "edap"):
+            val = log_objective(name, pred[:, 0] - log_clock, pred[:, 1], pred[:, 2])
+            top = np.argpartition(val, FOCUS_TOP)[:FOCUS_TOP]
+            top = top[np.argsort(val[top])]
+            picks.append(scan[top])
+            centres.append(scan[top[:FOCUS_CENTRES]])
+    centre = np.unique(np.concatenate(centres), axis=0)
+    for j, size in enumerate(hws.sizes):
+        moved = np.repeat(centre, size, axis=0)
+        moved[:, j] = np.tile(np.arange(size), len(centre))
+        picks.append(moved)
+    return np.unique(np.concatenate(picks).astype(scan.dtype), axis=0)
 
 
 def _variant_targets(

@@ -26,7 +26,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from coexplore.accel_model import CostModel
-from coexplore.search.evaluator import Evaluator, _atomic
+from coexplore.search.evaluator import OBJECTIVES, Evaluator, _atomic
+from coexplore.search.evaluator import log_objective as _log_objective
 from coexplore.search.samples import VariantCosts, price
 from coexplore.search.space import JointSpace
 from torch import nn
@@ -45,23 +46,6 @@ __all__ = [
     "save_generator",
     "load_generator",
 ]
-
-OBJECTIVES = ("edp", "latency", "energy", "area", "edap")
-
-
-def _log_objective(name: str, log_lat_s: Any, log_energy: Any, log_area: Any) -> Any:
-    """Log of the objective from log latency (s), log energy and log area (any units)."""
-    if name == "edp":
-        return log_lat_s + log_energy
-    if name == "latency":
-        return log_lat_s
-    if name == "energy":
-        return log_energy
-    if name == "area":
-        return log_area
-    if name == "edap":
-        return log_lat_s + log_energy + log_area
-    raise ConfigError(f"unknown objective {name!r}; valid objectives: {', '.join(OBJECTIVES)}.")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,6 +15,7 @@ from coexplore.accel_model.design_space import PARAMETERS  # noqa: E402
 from coexplore.search.evaluator import (  # noqa: E402
     Evaluator,
     EvaluatorConfig,
+    focus_pool,
     load_evaluator,
     save_evaluator,
     train_evaluator,
@@ -48,6 +49,30 @@ def test_fast_path_equals_relaxed_path(chunk: int, threads: int) -> None:
     with torch.no_grad():
         dense = ev(torch.as_tensor(sp.encode(ops, bits, hw))).numpy()
     np.testing.assert_allclose(fast, dense, rtol=1e-5, atol=1e-5)
+
+
+def test_focus_pool_holds_predicted_optimum_and_its_neighbours(trained) -> None:
+    """The focus pool is what the search compares: the evaluator's predicted EDP optimum for
+    a design and every accelerator one parameter away from it, each listed once."""
+    ev, metrics = trained
+    assert metrics["focus"]["accelerators"] > 0  # the default config trains with a focus pool
+    sp = ev.space
+    pool = focus_pool(ev, 2, seed=5)
+    assert len(np.unique(pool, axis=0)) == len(pool)
+    assert (pool >= 0).all() and (pool < np.array(sp.hardware.sizes)).all()
+    ops, bits, _ = sp.sample(2, seed=5)
+    allhw = sp.hardware.all_indices()
+    pred = ev.predict_indices(
+        np.tile(ops[0], (len(allhw), 1)), np.tile(bits[0], (len(allhw), 1)), allhw
+    )
+    log_s = pred[:, 0] - np.log(sp.hardware.batch(allhw).clock_hz)
+    best = allhw[int(np.argmin(log_s + pred[:, 1]))]
+    rows = {tuple(r) for r in pool.tolist()}
+    for j, size in enumerate(sp.hardware.sizes):
+        for v in range(size):
+            moved = best.copy()
+            moved[j] = v
+            assert tuple(moved.tolist()) in rows
 
 
 def test_trained_on_tiny_space_is_accurate(trained) -> None:
