@@ -3,10 +3,17 @@
 Per layer and configuration (all arrays of shape (layers, configs)):
 
 1. Spatial mapping by dataflow. ``ws``/``os`` view a convolution as a GEMM (im2col) with
-   spatial rows ``Sr``, spatial columns ``Sc`` and temporal length ``T`` and use SCALE-Sim's
-   systolic closed forms (RESEARCH.md s.2), which include fill and drain:
-   ``ws``: ceil(Sr/R)*ceil(Sc/C)*(2R + C + T - 2), Sr=C*R*S, Sc=K, T=N*P*Q;
-   ``os``: ceil(Sr/R)*ceil(Sc/C)*(T + R + C - 2), Sr=N*P*Q, Sc=K, T=C*R*S.
+   spatial rows ``Sr``, spatial columns ``Sc`` and temporal length ``T`` (Sr=C*R*S, Sc=K,
+   T=N*P*Q for ``ws``; Sr=N*P*Q, Sc=K, T=C*R*S for ``os``; per group). A layer runs in
+   F = G*ceil(Sr/R)*ceil(Sc/C) folds; SCALE-Sim's closed forms (RESEARCH.md s.2) pay the
+   array's fill and drain on every fold. Here the folds are pipelined, as in a systolic
+   array with shadow weight registers (ws) or shadow accumulators (os): the next fold's
+   weights load, or the last fold's outputs drain, while the current fold computes, so the
+   skew is paid once per layer and a fold shorter than the R-cycle load/drain waits for it:
+   ``F*T + (F-1)*max(0, R-T) + R + C - 2`` (+ R for the first ws weight load). With one
+   fold this is SCALE-Sim's closed form exactly (:mod:`.systolic`; unit-tested); with many
+   short folds (depthwise layers: G folds of T = 9 taps) the closed form would charge
+   R + C - 2 skew cycles on each.
    ``rs`` (Eyeriss) unrolls filter rows x input channels on the rows and output rows x output
    channels on the columns; each PE runs an S-tap 1-D convolution along Q outputs.
    Bit Fusion packs (8/w)*(8/a) MACs per PE per cycle, shortening the temporal loop.
@@ -135,7 +142,7 @@ class AnalyticalModel(CostModel):
     """
 
     name = "analytical"
-    version = "analytical-3"  # bump whenever labels change: trained evaluators key on it
+    version = "analytical-4"  # bump whenever labels change: trained evaluators key on it
 
     def __init__(self, tech: Tech = DEFAULT_TECH, chunk: int = 8192) -> None:
         self.tech = tech
@@ -263,16 +270,19 @@ class AnalyticalModel(CostModel):
         pb = _psum_bits(wb, ab, crs)
         bits_ok = (wb <= base) & (ab <= base)
 
-        # Systolic WS / OS (GEMM view).
+        # Systolic WS / OS (GEMM view), folds pipelined (see systolic.pipelined_cycles).
         sr = np.where(is_ws, crs, npq)
         t_len = np.where(is_ws, npq, crs)
-        folds_r = np.ceil(sr / rows)
-        folds_c = np.ceil(k / cols)
+        folds = g * np.ceil(sr / rows) * np.ceil(k / cols)
+        t_fold = np.ceil(t_len / pack)
+        sys_ideal = folds * t_fold
         sys_cycles = (
-            g
-            * folds_r
-            * folds_c
-            * (np.ceil(t_len / pack) + rows + cols - 2 + np.where(is_ws, rows, 0.0))
+            sys_ideal
+            + (folds - 1) * np.maximum(rows - t_fold, 0.0)
+            + rows
+            + cols
+            - 2
+            + np.where(is_ws, rows, 0.0)
         )
 
         # Row-stationary.
@@ -286,12 +296,9 @@ class AnalyticalModel(CostModel):
             g * n * r_folds * c_folds * p_folds * k_folds * np.ceil(s * q / pack) + rows + cols
         )
         compute = np.where(is_rs, rs_cycles, sys_cycles)
-        # Pipeline fill and drain inside ``compute``: systolic skew per fold, rs start-up.
-        fill = np.where(
-            is_rs,
-            rows + cols,
-            g * folds_r * folds_c * (rows + cols - 2 + np.where(is_ws, rows, 0.0)),
-        )
+        # Pipeline fill and drain inside ``compute``: systolic skew once per layer plus folds
+        # paced by the R-cycle preload/drain, rs start-up.
+        fill = np.where(is_rs, rows + cols, sys_cycles - sys_ideal)
 
         # RF: one tile must fit. How the RF and the GLB are then tiled, and so what crosses
         # each boundary, comes from the loop-nest mapper (see _loopnest).

@@ -1,14 +1,17 @@
-"""SCALE-Sim's closed-form compute cycles of a systolic array (RESEARCH.md s.2).
+"""Compute cycles of a systolic array: SCALE-Sim's closed forms (RESEARCH.md s.2) and the
+fold-pipelined form the analytical model uses.
 
-The analytical model's ``ws`` and ``os`` dataflows use these forms; they are kept here on
-their own so tests can check them against SCALE-Sim's published numbers.
+SCALE-Sim pays the array's fill and drain on every fold. The analytical model's ``ws`` and
+``os`` dataflows pipeline consecutive folds (:func:`pipelined_cycles`), which equals the
+closed form for a layer of one fold. Both are kept here on their own so tests can check
+them against SCALE-Sim's published numbers and against each other.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["systolic_compute_cycles", "gemm_view"]
+__all__ = ["systolic_compute_cycles", "pipelined_cycles", "gemm_view"]
 
 
 def systolic_compute_cycles(sr, sc, t, rows, cols, dataflow: str):  # noqa: ANN001, ANN201
@@ -29,6 +32,26 @@ def systolic_compute_cycles(sr, sc, t, rows, cols, dataflow: str):  # noqa: ANN0
     if dataflow == "os":
         return folds * (np.asarray(t) + rows + cols - 2)
     raise ValueError(f"dataflow must be ws, is or os, got {dataflow!r}")
+
+
+def pipelined_cycles(sr, sc, t, rows, cols, dataflow: str, groups=1):  # noqa: ANN001, ANN201
+    """Compute cycles with consecutive folds pipelined (the analytical model's ws and os).
+
+    The next fold's weights shift in (ws, shadow weight registers) or the previous fold's
+    outputs shift out (os, shadow accumulators) while the current fold computes, so the
+    skew is paid once per layer and each later fold takes max(T, R) cycles.
+
+    Returns:
+        F*T + (F-1)*max(0, R-T) + R + C - 2, plus R for ws/is (the first weight load), with
+        F = groups*ceil(sr/rows)*ceil(sc/cols) folds. Equals :func:`systolic_compute_cycles`
+        when F = 1, and never exceeds it.
+    """
+    if dataflow not in ("ws", "is", "os"):
+        raise ValueError(f"dataflow must be ws, is or os, got {dataflow!r}")
+    rows, t = np.asarray(rows, dtype=np.float64), np.asarray(t, dtype=np.float64)
+    folds = groups * np.ceil(np.divide(sr, rows)) * np.ceil(np.divide(sc, cols))
+    skew = rows + cols - 2 + (rows if dataflow in ("ws", "is") else 0.0)
+    return folds * t + (folds - 1) * np.maximum(rows - t, 0.0) + skew
 
 
 def gemm_view(layer, dataflow: str) -> tuple[int, int, int]:  # noqa: ANN001
