@@ -73,6 +73,28 @@ class ZigZagLayerResult:
     mapping_latency_cycles: float = float("nan")
     mapping_ideal_cycles: float = float("nan")
     mapping_energy_pj: float = float("nan")
+    # ZigZag's latency split for that tiling: stall (the worst memory port's stall, ports
+    # working in parallel), loading before compute and offloading after it, and which
+    # memory port stalls most ("" when none does).
+    mapping_stall_cycles: float = float("nan")
+    mapping_onload_cycles: float = float("nan")
+    mapping_offload_cycles: float = float("nan")
+    mapping_stall_port: str = ""
+
+
+def _latency_split(cme: Any) -> dict[str, Any]:
+    """Stall, on- and offloading cycles of a ZigZag evaluation, and its most-stalled port."""
+    worst, port = 0.0, ""
+    for level, ports in zip(cme.mem_level_list, cme.stall_slack_comb_collect, strict=False):
+        for name, stall in ports.items():
+            if stall > worst:
+                worst, port = float(stall), f"{level.name}.{name}"
+    return {
+        "mapping_stall_cycles": float(cme.stall_slack_comb),
+        "mapping_onload_cycles": float(cme.data_onloading_cycle),
+        "mapping_offload_cycles": float(cme.data_offloading_cycle),
+        "mapping_stall_port": port,
+    }
 
 
 def _dims(layer: Layer) -> dict[str, int]:
@@ -410,6 +432,7 @@ class ZigZagModel:
                 mapping_latency_cycles=nan if given is None else float(given.latency_total2),
                 mapping_ideal_cycles=nan if given is None else float(given.ideal_temporal_cycle),
                 mapping_energy_pj=nan if given is None else float(given.energy_total),
+                **({} if given is None else _latency_split(given)),
             )
         except Exception as exc:  # noqa: BLE001 - a reference-tool failure is data, not a crash
             log.debug("ZigZag failed on %s: %s", layer.name, exc)

@@ -7,6 +7,7 @@ searches that find nothing end with exit code 1; never a traceback for either.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -229,12 +230,30 @@ def cost(
     bits: Annotated[int, typer.Option(min=2, max=16, help="Uniform weight/activation bits.")] = 8,
     batch: Annotated[int, typer.Option(min=1, max=1024)] = 1,
     eyeriss: Annotated[bool, typer.Option(help="Use the Eyeriss v1 configuration.")] = False,
+    zigzag: Annotated[
+        bool,
+        typer.Option(
+            help="Also run ZigZag on every layer with our tiling, and show its latency "
+            "beside ours with its stall, loading and most-stalled memory port (needs the "
+            "zigzag extra; fixed MAC mode)."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
     """Price one design: totals, per-layer and per-memory-level breakdowns.
 
     Example: search cost --network resnet20 --pe 12x14 --dataflow rs
     """
+    from coexplore.accel_model.zigzag_adapter import zigzag_available
+
+    if zigzag and not zigzag_available():
+        raise _fail("ZigZag is not installed: `pip install -e '.[zigzag]'`.", 2)
+    if zigzag and mac_mode != "fixed":
+        raise _fail(
+            f"--zigzag needs --mac-mode fixed (ZigZag cannot model Bit Fusion packing), got "
+            f"{mac_mode!r}.",
+            2,
+        )
     from coexplore.accel_model import Accelerator, AnalyticalModel, get_network
     from coexplore.accel_model import eyeriss as eyeriss_config
 
@@ -254,13 +273,56 @@ def cost(
             mac_mode=mac_mode,
             mac_bits=mac_bits,
         )
-    rep = AnalyticalModel().report(get_network(network, batch=batch).with_bits(bits), acc)
+    model = AnalyticalModel()
+    wl = get_network(network, batch=batch).with_bits(bits)
+    rep = model.report(wl, acc)
+    zz = None
+    if zigzag and rep.feasible:
+        from coexplore.accel_model.zigzag_adapter import ZigZagModel
+
+        zz = ZigZagModel().evaluate(wl, acc, model.mappings(wl, acc))
     if as_json:
-        typer.echo(json.dumps(rep.to_dict(), indent=2))
+        out = rep.to_dict()
+        if zz is not None:
+            out["zigzag_layers"] = [dataclasses.asdict(r) for r in zz]
+        typer.echo(json.dumps(out, indent=2))
         return
     _print_report(rep)
+    if zz is not None:
+        _print_zigzag(rep, zz)
     if not rep.feasible:
         raise typer.Exit(1)
+
+
+def _print_zigzag(rep: Any, zz: list) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="latency per layer, ours vs ZigZag 3.9.1 on the same tiling (cycles)")
+    cols = ("layer", "ours", "ours fill", "ZigZag", "error", "ZZ ideal", "ZZ stall", "ZZ load")
+    for col in cols + ("ZZ most-stalled port",):
+        table.add_column(
+            col, justify="left" if col in ("layer", "ZZ most-stalled port") else "right"
+        )
+    for ly, r in zip(rep.layers, zz, strict=True):
+        if not r.ok:
+            table.add_row(
+                ly.name, f"{ly.latency_cycles:,.0f}", "", "failed", "", "", "", "", r.error
+            )
+            continue
+        table.add_row(
+            ly.name,
+            f"{ly.latency_cycles:,.0f}",
+            f"{ly.fill_cycles:,.0f}",
+            f"{r.mapping_latency_cycles:,.0f}",
+            f"{ly.latency_cycles / r.mapping_latency_cycles - 1:+.1%}",
+            f"{r.mapping_ideal_cycles:,.0f}",
+            f"{r.mapping_stall_cycles:,.0f}",
+            f"{r.mapping_onload_cycles + r.mapping_offload_cycles:,.0f}",
+            r.mapping_stall_port,
+        )
+    console = Console()
+    Console(width=max(console.width, 132)).print(table)  # too wide to read when wrapped
 
 
 def _print_report(rep: Any) -> None:

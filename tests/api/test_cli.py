@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from coexplore.api.cli import app
 from typer.testing import CliRunner
 
@@ -64,6 +65,32 @@ def test_cost_reports_breakdowns() -> None:
     assert set(rep["energy_by_level_pj"]) == {"mac", "rf", "glb", "dram", "leakage"}
     total = sum(rep["energy_by_level_pj"].values())
     assert abs(total / rep["energy_pj"] - 1) < 1e-9
+
+
+def test_cost_with_zigzag_puts_its_latency_split_beside_ours() -> None:
+    from coexplore.accel_model.zigzag_adapter import zigzag_available
+
+    if not zigzag_available():
+        pytest.skip("zigzag extra not installed")
+    args = ["cost", "--network", "resnet20", "--pe", "8x8", "--dataflow", "ws", "--zigzag"]
+    res = runner.invoke(app, [*args, "--json"])
+    assert res.exit_code == 0, res.output
+    rep = json.loads(res.output)
+    zz = rep["zigzag_layers"]
+    assert len(zz) == len(rep["layers"]) == 20 and all(r["ok"] for r in zz)
+    same = 0
+    for ours, r in zip(rep["layers"], zz, strict=True):
+        # ZigZag prices our tiling (its fill-free compute equals ours where it also keeps
+        # our spatial unrolling), and its latency is that plus its stall and loading.
+        same += ours["compute_cycles"] - ours["fill_cycles"] == r["mapping_ideal_cycles"]
+        split = r["mapping_ideal_cycles"] + r["mapping_stall_cycles"]
+        split += r["mapping_onload_cycles"] + r["mapping_offload_cycles"]
+        assert split == pytest.approx(r["mapping_latency_cycles"], rel=1e-6)
+    assert same >= 10
+    table = runner.invoke(app, args)
+    assert table.exit_code == 0 and "most-stalled port" in table.output
+    bad = runner.invoke(app, [*args, "--mac-mode", "bitfusion"])
+    assert bad.exit_code == 2 and "--mac-mode fixed" in bad.output
 
 
 def test_bench_evaluator_data_only(tmp_path: Path) -> None:
