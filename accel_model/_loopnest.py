@@ -97,12 +97,15 @@ class Mapping:
 # GLB and the array; "dram_X" words between DRAM and the GLB; "fill_X" words written into
 # the PEs' RFs; "xfers_X" GLB-port transfers of "xfer_words_X" words each; "onload_glb_X"
 # the first array tile that must arrive before compute starts; "offload_glb" the last
-# output tile that leaves after it. Outputs split into final values ("dram_O_final", at
-# activation width) and partial-sum spills ("glb_O", "dram_O_spill", at partial-sum width).
+# output tile that leaves after it; "pe_out_xfers" times each PE sends its output tile of
+# "pe_out_words" words up (through the partial-sum RF's read port). Outputs split into
+# final values ("dram_O_final", at activation width) and partial-sum spills ("glb_O",
+# "dram_O_spill", at partial-sum width).
 WORD_KEYS = (
     "glb_W", "glb_I", "glb_O", "dram_W", "dram_I", "dram_O_final", "dram_O_spill",
     "fill_W", "fill_I", "xfers_W", "xfers_I", "xfers_O", "xfer_words_W", "xfer_words_I",
-    "xfer_words_O", "onload_glb_W", "onload_glb_I", "offload_glb",
+    "xfer_words_O", "onload_glb_W", "onload_glb_I", "offload_glb", "pe_out_xfers",
+    "pe_out_words",
 )  # fmt: skip
 
 
@@ -129,6 +132,10 @@ def traffic(words: dict[str, np.ndarray], wb, ab, pb) -> dict[str, np.ndarray]: 
         "glb_xfer_bits_W": w["xfer_words_W"] * wb,
         "glb_xfer_bits_I": w["xfer_words_I"] * ab,
         "glb_xfer_bits_O": w["xfer_words_O"] * pb,
+        "pe_out_xfers": w["pe_out_xfers"],
+        # final outputs leave at activation width; partial sums (when a reduction loop sits
+        # above the RF, so outputs spill) at partial-sum width
+        "pe_out_bits": w["pe_out_words"] * np.where(w["glb_O"] > w["dram_O_final"] + 0.5, pb, ab),
     }  # fmt: skip
 
 
@@ -355,6 +362,12 @@ def _evaluate(  # noqa: ANN202
             words["glb_O"] = words_rf + spill
             words["dram_O_final"] = np.broadcast_to(final_out, shape)
             words["dram_O_spill"] = 2 * np.maximum(0, words_glb - final_out)
+            # PEs that hold distinct outputs: the spatial loops outputs depend on
+            out_pes = np.ones(shape)
+            for d in _REL["O"]:
+                out_pes = out_pes * su[d]
+            words["pe_out_xfers"] = n_rf
+            words["pe_out_words"] = tile_words / out_pes
         else:
             words[f"xfers_{op}"] = n_rf
             words[f"glb_{op}"] = words_rf

@@ -35,8 +35,11 @@ Per layer and configuration (all arrays of shape (layers, configs)):
    output and the filter dimension are unrolled), and volumes use the average tile, so
    uneven splits move no padding. RF: every MAC reads w, a and reads+writes a partial sum,
    plus fills.
-4. Latency: max(compute, GLB traffic / GLB bandwidth, DRAM traffic / DRAM bandwidth): tiles
-   are double-buffered, so the slowest of the three sets the pace; plus loading the first
+4. Latency: max(compute + partial-sum port stall, GLB traffic / GLB bandwidth, DRAM traffic
+   / DRAM bandwidth): tiles are double-buffered, so the slowest of the three sets the pace.
+   The partial-sum RF has one read port that feeds the MAC every cycle, so each time a PE
+   sends its output tile up, the MAC waits ceil(bits / accumulator width) cycles (ZigZag's
+   port model charges the same). Plus loading the first
    weight and input tiles before compute starts and draining the last output tile after it
    (as ZigZag's on/off-loading). All above compute is reported as stall.
 5. Energy: MACs (grow with w_bits*a_bits) + each memory level (grow with bits moved and with
@@ -56,6 +59,7 @@ from coexplore.accel_model._loopnest import (
     GLB_ORDERS,
     RF_ORDERS,
     WORD_KEYS,
+    accumulator_bits,
     best_mapping,
     spatial_factors,
     traffic,
@@ -142,7 +146,7 @@ class AnalyticalModel(CostModel):
     """
 
     name = "analytical"
-    version = "analytical-4"  # bump whenever labels change: trained evaluators key on it
+    version = "analytical-5"  # bump whenever labels change: trained evaluators key on it
 
     def __init__(self, tech: Tech = DEFAULT_TECH, chunk: int = 8192) -> None:
         self.tech = tech
@@ -320,7 +324,15 @@ class AnalyticalModel(CostModel):
         # Latency: double-buffered tiles, so the slowest resource sets the pace; before that
         # the first weight and input tiles must arrive, and after it the last outputs leave.
         dram_bw = 8.0 * row(acc.dram_bytes_per_cycle)
-        steady = np.maximum(compute, np.maximum(glb_port_bits / glb_bw, dram_bits / dram_bw))
+        # Each PE accumulates in its partial-sum RF, whose one read port (one accumulator
+        # word, the datapath's, per cycle) feeds the MAC every cycle; sending a finished
+        # output tile up takes that port from the MAC for ceil(bits / port width) cycles (as
+        # ZigZag's port model). The port is the datapath's, so this never falls as bits rise.
+        port = accumulator_bits(base, crs)
+        psum_port = moved["pe_out_xfers"] * np.ceil(moved["pe_out_bits"] / port - 1e-9)
+        steady = np.maximum(
+            compute + psum_port, np.maximum(glb_port_bits / glb_bw, dram_bits / dram_bw)
+        )
         # Only the first array tile is serial (DRAM -> GLB -> array); the rest of the GLB
         # tile streams in while computing. Likewise the last output tile on the way out.
         load_drain = (on_glb + off_glb) * (1.0 / glb_bw + 1.0 / dram_bw)

@@ -48,3 +48,33 @@ def test_zigzag_prices_the_models_own_tiling() -> None:
     # Same tiling, same per-access energies: the two totals agree closely.
     assert res.mapping_energy_pj == pytest.approx(ours.energy_pj, rel=0.25)
     assert res.energy_pj <= res.mapping_energy_pj
+
+
+@pytest.mark.parametrize("dataflow", ["ws", "rs"])
+def test_latency_per_layer_tracks_zigzag_on_its_own_tiling(dataflow: str) -> None:
+    """MobileNetV2 on a small edge design: where ZigZag keeps our unrolling, our per-layer
+    latency is within 10 % of ZigZag's for most layers. Depthwise and pointwise layers both
+    stall on the partial-sum RF's read port in ZigZag; a model without that stall is off by
+    12-35 % on ws here (`search cost ... --zigzag` shows the port). Not os: on this design
+    ZigZag keeps our unrolling only for the depthwise layers, whose folds we pace by the
+    drain (see systolic.pipelined_cycles) and ZigZag does not."""
+    wl = get_network("mobilenetv2-cifar")
+    acc = Accelerator(
+        pe_rows=12,
+        pe_cols=8,
+        rf_bytes=64,
+        glb_kib=16,
+        glb_bits_per_cycle=512,
+        dram_bytes_per_cycle=16,
+        dataflow=dataflow,
+    )
+    model = AnalyticalModel()
+    rep = model.report(wl, acc)
+    res = ZigZagModel().evaluate(wl, acc, model.mappings(wl, acc))
+    errors = [
+        abs(ly.latency_cycles / r.mapping_latency_cycles - 1)
+        for ly, r in zip(rep.layers, res, strict=True)
+        if r.ok and ly.compute_cycles - ly.fill_cycles == r.mapping_ideal_cycles
+    ]
+    assert len(errors) >= len(wl) // 2
+    assert sorted(errors)[len(errors) // 2] < 0.10
