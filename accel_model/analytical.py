@@ -66,6 +66,7 @@ from coexplore.accel_model._loopnest import (
 )
 from coexplore.accel_model.accelerator import DATAFLOWS, Accelerator, AcceleratorBatch
 from coexplore.accel_model.report import CostBatch, CostReport, LayerCost, reason_text
+from coexplore.accel_model.systolic import fold_pipeline
 from coexplore.accel_model.tech import DEFAULT_TECH, Tech
 from coexplore.accel_model.workload import LayerArrays, Workload
 
@@ -280,14 +281,7 @@ class AnalyticalModel(CostModel):
         folds = g * np.ceil(sr / rows) * np.ceil(k / cols)
         t_fold = np.ceil(t_len / pack)
         sys_ideal = folds * t_fold
-        sys_cycles = (
-            sys_ideal
-            + (folds - 1) * np.maximum(rows - t_fold, 0.0)
-            + rows
-            + cols
-            - 2
-            + np.where(is_ws, rows, 0.0)
-        )
+        sys_cycles = fold_pipeline(folds, t_fold, rows, cols, np.where(is_ws, rows, 0.0))
 
         # Row-stationary.
         ru = np.minimum(r, rows)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["systolic_compute_cycles", "pipelined_cycles", "gemm_view"]
+__all__ = ["systolic_compute_cycles", "pipelined_cycles", "fold_pipeline", "gemm_view"]
 
 
 def systolic_compute_cycles(sr, sc, t, rows, cols, dataflow: str):  # noqa: ANN001, ANN201
@@ -50,8 +50,14 @@ def pipelined_cycles(sr, sc, t, rows, cols, dataflow: str, groups=1):  # noqa: A
         raise ValueError(f"dataflow must be ws, is or os, got {dataflow!r}")
     rows, t = np.asarray(rows, dtype=np.float64), np.asarray(t, dtype=np.float64)
     folds = groups * np.ceil(np.divide(sr, rows)) * np.ceil(np.divide(sc, cols))
-    skew = rows + cols - 2 + (rows if dataflow in ("ws", "is") else 0.0)
-    return folds * t + (folds - 1) * np.maximum(rows - t, 0.0) + skew
+    return fold_pipeline(folds, t, rows, cols, rows if dataflow in ("ws", "is") else 0.0)
+
+
+def fold_pipeline(folds, t, rows, cols, first_load):  # noqa: ANN001, ANN201
+    """``folds`` pipelined folds of ``t`` cycles on a ``rows x cols`` array, plus
+    ``first_load`` cycles before the first (the form of :func:`pipelined_cycles`; the
+    analytical model calls it with per-element dataflows)."""
+    return folds * t + (folds - 1) * np.maximum(rows - t, 0.0) + rows + cols - 2 + first_load
 
 
 def gemm_view(layer, dataflow: str) -> tuple[int, int, int]:  # noqa: ANN001

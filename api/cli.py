@@ -244,16 +244,17 @@ def cost(
 
     Example: search cost --network resnet20 --pe 12x14 --dataflow rs
     """
-    from coexplore.accel_model.zigzag_adapter import zigzag_available
+    if zigzag:
+        from coexplore.accel_model.zigzag_adapter import zigzag_available
 
-    if zigzag and not zigzag_available():
-        raise _fail("ZigZag is not installed: `pip install -e '.[zigzag]'`.", 2)
-    if zigzag and mac_mode != "fixed":
-        raise _fail(
-            f"--zigzag needs --mac-mode fixed (ZigZag cannot model Bit Fusion packing), got "
-            f"{mac_mode!r}.",
-            2,
-        )
+        if not zigzag_available():
+            raise _fail("ZigZag is not installed: `pip install -e '.[zigzag]'`.", 2)
+        if mac_mode != "fixed":
+            raise _fail(
+                f"--zigzag needs --mac-mode fixed (ZigZag cannot model Bit Fusion packing), "
+                f"got {mac_mode!r}.",
+                2,
+            )
     from coexplore.accel_model import Accelerator, AnalyticalModel, get_network
     from coexplore.accel_model import eyeriss as eyeriss_config
 
@@ -321,8 +322,7 @@ def _print_zigzag(rep: Any, zz: list) -> None:
             f"{r.mapping_onload_cycles + r.mapping_offload_cycles:,.0f}",
             r.mapping_stall_port,
         )
-    console = Console()
-    Console(width=max(console.width, 132)).print(table)  # too wide to read when wrapped
+    Console(width=max(Console().width, 132)).print(table)  # too wide to read when wrapped
 
 
 def _print_report(rep: Any) -> None:

@@ -456,7 +456,7 @@ def train_evaluator(
             for group in opt.param_groups:
                 group["lr"] = cfg.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * frac)))
             bi = perm[i : i + batch]
-            loss = F.smooth_l1_loss(ev._hard(ops[bi], bits[bi], hw[bi]), yt[bi], beta=0.05)
+            loss = _design_loss(ev, ops[bi], bits[bi], hw[bi], yt[bi])
             if cfg.hw_batch and cfg.variant_weight > 0:
                 hi = torch.randint(0, len(pool), (cfg.hw_batch,), generator=gen)
                 loss = loss + cfg.variant_weight * _variant_loss(
@@ -490,6 +490,13 @@ def train_evaluator(
         }
     )
     return ev, metrics
+
+
+def _design_loss(
+    ev: Evaluator, ops: torch.Tensor, bits: torch.Tensor, hw: torch.Tensor, y: torch.Tensor
+) -> torch.Tensor:
+    """Loss on designs' exact log latency, energy and area."""
+    return F.smooth_l1_loss(ev._hard(ops, bits, hw), y, beta=0.05)
 
 
 def _variant_loss(
@@ -557,9 +564,7 @@ class _Focus:
     def loss(self, ev: Evaluator, cfg: EvaluatorConfig, gen: torch.Generator) -> torch.Tensor:
         """The same two losses on a batch of focus designs and focus accelerators."""
         bi = torch.randint(0, len(self.y), (max(1, cfg.batch // 4),), generator=gen)
-        loss = F.smooth_l1_loss(
-            ev._hard(self.ops[bi], self.bits[bi], self.hw[bi]), self.y[bi], beta=0.05
-        )
+        loss = _design_loss(ev, self.ops[bi], self.bits[bi], self.hw[bi], self.y[bi])
         if cfg.hw_batch and cfg.variant_weight > 0:
             hi = torch.randint(0, len(self.pool), (max(1, cfg.hw_batch // 2),), generator=gen)
             loss = loss + cfg.variant_weight * _variant_loss(
@@ -590,12 +595,13 @@ def focus_pool(ev: Evaluator, n_designs: int, seed: int) -> np.ndarray:
     log_clock = np.log(hws.batch(scan).clock_hz)
     ops, bits, _ = ev.space.sample(n_designs, seed=seed)
     picks, centres = [], []
+    k = min(FOCUS_TOP, len(scan))
     for i in range(n_designs):
         n = len(scan)
         pred = ev.predict_indices(np.tile(ops[i], (n, 1)), np.tile(bits[i], (n, 1)), scan)
         for name in ("edp", "latency", "energy", "edap"):
             val = log_objective(name, pred[:, 0] - log_clock, pred[:, 1], pred[:, 2])
-            top = np.argpartition(val, FOCUS_TOP)[:FOCUS_TOP]
+            top = np.argpartition(val, k - 1)[:k]
             top = top[np.argsort(val[top])]
             picks.append(scan[top])
             centres.append(scan[top[:FOCUS_CENTRES]])
