@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from coexplore.accel_model.workload import Layer, Workload
-
 from coexplore.errors import ConfigError
 
 

@@ -54,6 +54,7 @@ import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
+
 from coexplore.accel_model._loopnest import (
     DIMS,
     GLB_ORDERS,
@@ -69,7 +70,6 @@ from coexplore.accel_model.report import CostBatch, CostReport, LayerCost, reaso
 from coexplore.accel_model.systolic import fold_pipeline
 from coexplore.accel_model.tech import DEFAULT_TECH, Tech
 from coexplore.accel_model.workload import LayerArrays, Workload
-
 from coexplore.errors import ConfigError
 
 __all__ = ["CostModel", "AnalyticalModel", "LayerMapping", "LEVELS"]

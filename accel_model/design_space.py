@@ -7,8 +7,8 @@ import math
 from typing import Any
 
 import numpy as np
-from coexplore.accel_model.accelerator import DATAFLOWS, MAC_MODES, Accelerator, AcceleratorBatch
 
+from coexplore.accel_model.accelerator import DATAFLOWS, MAC_MODES, Accelerator, AcceleratorBatch
 from coexplore.errors import ConfigError
 from coexplore.registry import Registry
 

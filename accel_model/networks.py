@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from coexplore.accel_model.workload import Layer, Workload, conv_out
-
 from coexplore.registry import Registry
 
 __all__ = ["NETWORKS", "get_network", "network_names"]

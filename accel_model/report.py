@@ -10,6 +10,7 @@ import dataclasses
 from typing import Any
 
 import numpy as np
+
 from coexplore.accel_model.accelerator import Accelerator
 from coexplore.accel_model.workload import Workload
 

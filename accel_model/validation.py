@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from scipy import stats
+
 from coexplore.accel_model.accelerator import eyeriss
 from coexplore.accel_model.analytical import AnalyticalModel
 from coexplore.accel_model.design_space import DesignSpace, get_design_space
 from coexplore.accel_model.networks import get_network
 from coexplore.accel_model.systolic import gemm_view, systolic_compute_cycles
-from scipy import stats
+from coexplore.progress import ProgressFn, emit
 
 __all__ = ["run_cost_model_bench", "render_markdown", "TARGETS"]
 
@@ -60,7 +61,7 @@ def _fixed_space() -> DesignSpace:
 
 
 def _fidelity(
-    network: str, n_configs: int, seed: int, progress: Callable[[str, int, int], None] | None
+    network: str, n_configs: int, seed: int, progress: ProgressFn | None
 ) -> dict[str, Any]:
     from coexplore.accel_model.zigzag_adapter import ZigZagModel
 
@@ -80,8 +81,7 @@ def _fidelity(
         res = zz.evaluate(wl, acc, mappings)
         zz_seconds += time.perf_counter() - t0
         zz_layers += len(res)
-        if progress:
-            progress(network, i + 1, n_configs)
+        emit(progress, "fidelity", i + 1, n_configs, f"ZigZag on {network}")
         if not rep.feasible or not all(r.ok for r in res):
             failures += 1
             continue
@@ -197,7 +197,7 @@ def run_cost_model_bench(
     speed_configs: int = 50_000,
     seed: int = 0,
     networks: tuple[str, ...] = ("resnet20", "mobilenetv2-cifar"),
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: ProgressFn | None = None,
     with_zigzag: bool = True,
 ) -> dict[str, Any]:
     """Runs every measurement of the cost-model bench and returns them as a dict."""

@@ -38,12 +38,12 @@ import math
 from typing import Any
 
 import numpy as np
+
 from coexplore.accel_model._loopnest import SPATIAL, accumulator_bits, rf_shares
 from coexplore.accel_model.accelerator import DATAFLOWS, Accelerator
 from coexplore.accel_model.analytical import LayerMapping
 from coexplore.accel_model.tech import DEFAULT_TECH, Tech
 from coexplore.accel_model.workload import Layer, Workload
-
 from coexplore.errors import ConfigError
 
 __all__ = ["ZigZagModel", "ZigZagLayerResult", "zigzag_available"]

@@ -6,93 +6,22 @@ is imported only when one of these commands runs.
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from coexplore.api._common import echo_json, guard, run_job, save
 from coexplore.errors import ConfigError
+from coexplore.runs import atomic_write
 
 __all__ = ["register"]
 
 
-def _resolve_model(spec: str, weights: Path | None, num_classes: int | None) -> tuple[Any, str]:
-    """A registered name (``resnet20``) with --weights, or ``package.module:factory`` for any
-    model of the user's own (its factory builds it; --weights, if given, is loaded into it)."""
-    from coexplore.quant.models import MODELS, load_model, load_state_dict_file
-
-    if ":" in spec:
-        mod_name, _, attr = spec.partition(":")
-        try:
-            factory = getattr(importlib.import_module(mod_name), attr)
-        except (ImportError, AttributeError) as exc:
-            raise ConfigError(
-                f"--model {spec!r}: cannot import {attr!r} from {mod_name!r} ({exc}); give a "
-                f"built-in name ({', '.join(MODELS.names())}) or module:factory."
-            ) from None
-        model = factory()
-        if weights is not None:
-            state = load_state_dict_file(weights)
-            try:
-                model.load_state_dict(state)
-            except RuntimeError as exc:
-                raise ConfigError(
-                    f"weights {str(weights)!r} do not fit {spec}: {str(exc).splitlines()[0]}"
-                ) from None
-        return model.eval(), spec
-    MODELS.get(spec)  # unknown names fail here with the list of valid ones
-    if weights is None:
-        raise ConfigError(
-            f"--weights is required for --model {spec}: zero-shot quantization needs a "
-            "trained model (e.g. the akamaster checkpoints in shared/data/weights)."
-        )
-    return load_model(spec, weights, num_classes), spec
-
-
-class _Phases:
-    """Progress of the phases: a rich bar on a terminal, timestamped lines otherwise."""
-
-    def __init__(self, quiet: bool) -> None:
-        self.quiet, self.t0, self.bar, self.tasks = quiet, time.perf_counter(), None, {}
-
-    def __enter__(self) -> _Phases:
-        if not self.quiet and sys.stderr.isatty():
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-            )
-
-            self.bar = Progress(
-                TextColumn("{task.description:<40}"), BarColumn(), MofNCompleteColumn(),
-                TimeElapsedColumn(), transient=True,
-            )  # fmt: skip
-            self.bar.__enter__()
-        return self
-
-    def __call__(self, phase: str, done: int, total: int, message: str) -> None:
-        if self.quiet:
-            return
-        if self.bar is None:
-            typer.echo(f"[{time.perf_counter() - self.t0:6.0f} s] {phase}: {message}", err=True)
-            return
-        if phase not in self.tasks:
-            self.tasks[phase] = self.bar.add_task(phase, total=total)
-        self.bar.update(self.tasks[phase], completed=done, total=total, description=message[:40])
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
-
-
 def _quantize(
-    model_spec: str,
+    model: str,
     weights: Path | None,
     bits: int,
     bits_map: Path | None,
@@ -107,109 +36,55 @@ def _quantize(
     cache_dir: Path | None,
     as_json: bool,
 ) -> None:
-    from coexplore.api.cli import _write_run
+    from coexplore.quant import QuantSpec
 
-    # every check on user input happens before any long work
-    if not 2 <= bits <= 8:
-        raise ConfigError(f"--bits must be from 2 to 8, but got {bits}. Try --bits 4.")
-    protocol = protocol.upper()
-    if protocol not in ("A", "B"):
-        raise ConfigError(f"--protocol must be A or B, but got {protocol!r}.")
-    import torch
-    from coexplore.quant import BitMap, get_method, load_test_set, quantize, top1
-    from coexplore.quant.bitmap import has_batchnorm
-    from coexplore.quant.evaluate import describe_device, peak_memory_mb, resolve_device
-    from coexplore.quant.export import export_quantized
-    from coexplore.quant.models import IMAGENET_MEAN, IMAGENET_STD
-    from coexplore.quant.pipeline import DEFAULT_METHOD
-
-    method = method or DEFAULT_METHOD
-    overrides: dict[str, Any] = {}
-    if images is not None:
-        overrides["synthetic__n_images"] = images
-    if synthetic_steps is not None:
-        overrides["synthetic__steps"] = synthetic_steps
-    m = get_method(method)
-    if recon_iters is not None and m.recon is not None:
-        overrides["recon__iters"] = recon_iters
-    m = get_method(method, **overrides)
-    model, name = _resolve_model(model_spec, weights, None)
-    if not has_batchnorm(model):
-        raise ConfigError(
-            f"model {name!r} has no BatchNorm layer: zero-shot quantization builds its data "
-            "from BN statistics. Quantize a model with BatchNorm layers."
-        )
-    size = m.synthetic.image_size
-    with torch.no_grad():
-        classes = int(model(torch.zeros(1, 3, size, size)).shape[1])
-    bitmap = (
-        BitMap.from_json(bits_map, model, bits, protocol)
-        if bits_map
-        else BitMap.uniform(model, bits, protocol)
+    spec = QuantSpec(
+        model=model,
+        weights=None if weights is None else str(weights),
+        bits=bits,
+        bits_map=None if bits_map is None else _read_bits_map(bits_map),
+        method=method,
+        protocol=protocol,
+        eval_data=None if eval_data is None else str(eval_data),
+        device=device,
+        images=images,
+        synthetic_steps=synthetic_steps,
+        recon_iters=recon_iters,
+        cache_dir=None if cache_dir is None else str(cache_dir),
     )
-    test = None
-    if eval_data is not None:
-        test = load_test_set(eval_data, size)
-        if int(test.labels.max()) >= classes:
-            raise ConfigError(
-                f"test labels go up to {int(test.labels.max())} but the model has {classes} "
-                "classes; pass the test set the model was trained for."
-            )
-    dev = resolve_device(device)
-    with _Phases(as_json) as phases:
-        result = quantize(model, bitmap, m, dev, cache_dir=cache_dir, progress=phases)
-        report: dict[str, Any] = {
-            "model": name,
-            "method": m.to_dict(),
-            "protocol": protocol,
-            "bits": bitmap.label(),
-            "device": describe_device(dev),
-            "seconds": result.seconds,
-            "synthetic_images": len(result.synthetic),
-            "synthetic_from_cache": result.synthetic.from_cache,
-            "layers": result.layer_table(),
-        }
-        if test is not None:
-            phases("evaluate", 0, 2, "evaluating FP and quantized")
-            t = time.perf_counter()
-            x, y = test.tensors(IMAGENET_MEAN, IMAGENET_STD)
-            fp, q = top1(model.to(dev), x, y, dev), top1(result.model, x, y, dev)
-            report["seconds"]["evaluate"] = time.perf_counter() - t
-            report.update(
-                eval_data=str(eval_data), eval_images=len(test), eval_lossless=test.lossless,
-                fp_top1=fp, quant_top1=q, drop=fp - q,
-            )  # fmt: skip
-    report["peak_memory_mb"] = peak_memory_mb(dev)
-
-    def fill(folder: Path) -> None:
-        export_quantized(result.model, folder / "quantized.pt", name, classes, bitmap, size,
-                         extra={"method": m.name})  # fmt: skip
-
-    folder = _write_run(
-        out,
-        f"quant-{name.replace(':', '-').replace('.', '-')}-{bitmap.label()}-{protocol}",
-        {
-            "report.json": json.dumps(report, indent=2, default=float) + "\n",
-            "bits.json": json.dumps(bitmap.to_dict(), indent=2) + "\n",
-        },
-        fill,
-    )
-    report["run_folder"] = str(folder)
+    res = run_job(spec, quiet=as_json)
+    folder = save(res, out)
+    report = res.result
     if as_json:
-        typer.echo(json.dumps(report, indent=2, default=float))
+        echo_json({**report.to_dict(), "run_folder": str(folder)})
         return
     typer.echo(
-        f"{name} {bitmap.label()} protocol {protocol}, method {m.name}, on {report['device']}"
+        f"{report.model} {report.bits} protocol {report.protocol}, method "
+        f"{report.method['name']}, on {report.device}"
     )
-    if test is not None:
-        note = "" if test.lossless else " (lossy JPEG set: use the drop, not the absolute)"
+    if report.quant_top1 is not None:
+        note = "" if report.eval_lossless else " (lossy JPEG set: use the drop, not the absolute)"
         typer.echo(
-            f"top-1 on {len(test):,} test images{note}: FP {report['fp_top1']:.2f} %, "
-            f"quantized {report['quant_top1']:.2f} %, drop {report['drop']:.2f} points"
+            f"top-1 on {report.eval_images:,} test images{note}: FP {report.fp_top1:.2f} %, "
+            f"quantized {report.quant_top1:.2f} %, drop {report.drop:.2f} points"
         )
-    secs = ", ".join(f"{k} {v:.0f} s" for k, v in result.seconds.items() if v >= 0.5)
-    typer.echo(f"time: {secs}; peak memory {report['peak_memory_mb']:.0f} MB")
+    secs = ", ".join(f"{k} {v:.0f} s" for k, v in report.seconds.items() if v >= 0.5)
+    typer.echo(f"time: {secs}; peak memory {report.peak_memory_mb:.0f} MB")
     typer.echo(f"saved to {folder}")
+
+
+def _read_bits_map(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"bits map {str(path)!r} does not exist.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"bits map {str(path)!r} cannot be read ({exc}).") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"bits map {str(path)!r} is not valid JSON: {exc}.") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"bits map {str(path)!r} must be a JSON object {{layer: bits}}.")
+    return data
 
 
 def _bench_zsq(
@@ -246,9 +121,7 @@ def _bench_zsq(
     out.parent.mkdir(parents=True, exist_ok=True)
 
     def checkpoint(res: dict) -> None:  # what a run cut short keeps
-        tmp = partial.with_suffix(".tmp")
-        tmp.write_text(json.dumps(res, indent=2, default=float) + "\n")
-        tmp.replace(partial)
+        atomic_write(partial, json.dumps(res, indent=2, default=float) + "\n")
 
     say(f"rows are saved as they finish to {partial}")
     res = run_zsq_bench(
@@ -265,8 +138,8 @@ def _bench_zsq(
         + (f" --out {out}" if out != Path("results/zsq.md") else "")
     )
     text = render_zsq_markdown(res, command)
-    out.write_text(text)
-    out.with_suffix(".json").write_text(json.dumps(res, indent=2, default=float) + "\n")
+    atomic_write(out, text)
+    atomic_write(out.with_suffix(".json"), json.dumps(res, indent=2, default=float) + "\n")
     partial.unlink(missing_ok=True)
     typer.echo(json.dumps(res, indent=2, default=float) if as_json else text)
 
@@ -284,7 +157,7 @@ def _parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def register(app: typer.Typer, bench_app: typer.Typer, guard: Any) -> None:
+def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     """Adds the commands to the CLI."""
 
     @app.command()

@@ -1,4 +1,4 @@
-"""The ``search`` command line.
+"""The ``search`` command line: parse flags into a spec, call the library, print.
 
 Subcommands import what they need when they run, so ``search --help`` starts fast and loads
 neither torch nor FastAPI. User mistakes end with a one-paragraph message and exit code 2;
@@ -9,14 +9,30 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from coexplore.api import _quant_cli
+from coexplore.api._common import (
+    DEFAULT_RUNS,
+    AreaOpt,
+    EnergyOpt,
+    FpsOpt,
+    JsonOpt,
+    LatencyOpt,
+    OutOpt,
+    PowerOpt,
+    ProgressView,
+    constraints,
+    echo_json,
+    fail,
+    guard,
+    parse_ints,
+    run_job,
+    save,
+)
 
 app = typer.Typer(
     name="search",
@@ -36,151 +52,57 @@ evaluator_app = typer.Typer(
 )
 app.add_typer(evaluator_app, name="evaluator")
 
-DEFAULT_RUNS = Path("results") / "runs"
-
-
-def _fail(message: str, code: int) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
-
-
-def _guard(fn: Any) -> Any:
-    """Turns project errors into a message and an exit code."""
-    import functools
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from coexplore.errors import ConfigError, InfeasibleDesignError, UnknownComponentError
-
-        try:
-            return fn(*args, **kwargs)
-        except InfeasibleDesignError as exc:
-            raise _fail(str(exc), 1) from None
-        except (ConfigError, UnknownComponentError) as exc:
-            raise _fail(str(exc), 2) from None
-
-    return wrapper
-
-
-def _parse_bits(text: str) -> tuple[int, ...]:
-    try:
-        bits = tuple(int(b) for b in text.split(",") if b.strip())
-    except ValueError:
-        raise typer.BadParameter(
-            f"bit-widths are integers separated by commas (e.g. 8 or 4,8), got {text!r}."
-        ) from None
-    return bits
-
-
-def _write_run(out_root: Path, name: str, files: dict[str, str], fill: Any = None) -> Path:
-    """Writes a run folder atomically: a crash never leaves a half-written run behind.
-    ``fill(folder)`` may write more files (e.g. model weights) before the folder appears."""
-    out_root.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{stamp}-{name}-", dir=out_root))
-    for rel, text in files.items():
-        (tmp / rel).write_text(text)
-    if fill is not None:
-        fill(tmp)
-    final = out_root / f"{stamp}-{name}"
-    n = 1
-    while final.exists():
-        n += 1
-        final = out_root / f"{stamp}-{name}-{n}"
-    os.replace(tmp, final)
-    return final
-
 
 @app.command()
-@_guard
+@guard
 def run(
-    fps: Annotated[
-        float | None, typer.Option(min=0.001, help="Frames per second, at least.")
-    ] = None,
-    area_mm2: Annotated[
-        float | None, typer.Option(min=0.001, help="Chip area, at most (mm^2).")
-    ] = None,
-    energy_uj: Annotated[
-        float | None, typer.Option(min=0.001, help="Energy per frame, at most (uJ).")
-    ] = None,
-    power_mw: Annotated[
-        float | None, typer.Option(min=0.001, help="Average power, at most (mW).")
-    ] = None,
+    fps: FpsOpt = None,
+    latency_ms: LatencyOpt = None,
+    area_mm2: AreaOpt = None,
+    energy_uj: EnergyOpt = None,
+    power_mw: PowerOpt = None,
     network: Annotated[
         str, typer.Option(help="Built-in workload (see `search networks`).")
     ] = "resnet20",
-    space: Annotated[str, typer.Option(help="Accelerator design space.")] = "edge",
+    accel_space: Annotated[
+        str, typer.Option(help="Accelerator design space (edge, tiny).")
+    ] = "edge",
     bits: Annotated[
         str, typer.Option(help="Uniform bit-widths to try, comma-separated, from 2,3,4,6,8.")
     ] = "8",
     batch: Annotated[int, typer.Option(min=1, max=1024, help="Images per inference call.")] = 1,
     top: Annotated[int, typer.Option(min=1, help="Rows of the Pareto table to print.")] = 15,
-    out: Annotated[Path, typer.Option(help="Folder for run folders.")] = DEFAULT_RUNS,
-    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+    out: OutOpt = DEFAULT_RUNS,
+    as_json: JsonOpt = False,
 ) -> None:
     """Search the accelerator design space for the designs that meet every bound.
 
     Prints the Pareto-optimal designs (max fps, min energy, min area) and saves the run
-    (spec, full Pareto set, best accelerator as YAML) under --out.
+    (run.json manifest, spec, full Pareto set, best accelerator as YAML) under --out.
 
     Example: search run --fps 30 --area-mm2 2
     """
-    from coexplore.search.hardware import Bounds, HardwareSearchSpec, run_hardware_search
+    from coexplore.search import HardwareSweepSpec
 
-    spec = HardwareSearchSpec(
+    spec = HardwareSweepSpec(
         network=network,
-        space=space,
-        bits=_parse_bits(bits),
+        accel_space=accel_space,
+        bits=parse_ints(bits, "--bits", "8 or 4,8"),
         batch=batch,
-        bounds=Bounds(fps, area_mm2, energy_uj, power_mw),
+        constraints=constraints(fps, latency_ms, area_mm2, energy_uj, power_mw),
     )
-    result = _with_progress(
-        lambda cb: run_hardware_search(spec, progress=cb), "pricing designs", quiet=as_json
-    )
-    data = result.to_dict()
-    csv_lines = ["fps,latency_ms,energy_uj,area_mm2,power_mw,utilisation,w_bits,a_bits,design"]
-    csv_lines += [
-        f"{d.fps:.3f},{d.latency_ms:.4f},{d.energy_uj:.4f},{d.area_mm2:.4f},"
-        f"{d.power_mw:.3f},{d.utilisation:.4f},{d.w_bits},{d.a_bits},"
-        f"{d.accelerator.describe()}"
-        for d in result.pareto
-    ]
-    folder = _write_run(
-        out,
-        f"hw-{network}",
-        {
-            "spec.json": spec.to_json() + "\n",
-            "result.json": json.dumps(data, indent=2) + "\n",
-            "pareto.csv": "\n".join(csv_lines) + "\n",
-            "best_accelerator.yaml": result.pareto[0].accelerator.to_yaml(),
-        },
-    )
-    data["run_folder"] = str(folder)
+    res = run_job(spec, quiet=as_json)
+    folder = save(res, out)
     if as_json:
-        typer.echo(json.dumps(data, indent=2))
+        echo_json({**res.result.to_dict(), "run_folder": str(folder)})
         return
+    result = res.result
     _print_pareto(result, top)
     typer.echo(
         f"\n{result.meeting:,} of {result.evaluated:,} designs meet "
-        f"{spec.bounds.describe()}; {len(result.pareto)} on the Pareto front "
+        f"{spec.constraints.describe()}; {len(result.pareto)} on the Pareto front "
         f"({result.seconds:.1f} s). Saved to {folder}"
     )
-
-
-def _with_progress(work: Any, label: str, quiet: bool) -> Any:
-    if quiet or not sys.stderr.isatty():
-        return work(None)
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(
-        TextColumn(label),
-        BarColumn(),
-        TextColumn("{task.completed:,}/{task.total:,}"),
-        TimeRemainingColumn(),
-        transient=True,
-    ) as bar:
-        task = bar.add_task(label, total=None)
-        return work(lambda done, total: bar.update(task, completed=done, total=total))
 
 
 def _print_pareto(result: Any, top: int) -> None:
@@ -188,7 +110,8 @@ def _print_pareto(result: Any, top: int) -> None:
     from rich.table import Table
 
     table = Table(
-        title=f"Pareto-optimal designs for {result.spec.network} ({result.spec.bounds.describe()})"
+        title=f"Pareto-optimal designs for {result.spec.network} "
+        f"({result.spec.constraints.describe()})"
     )
     for col in ("fps", "energy uJ", "area mm^2", "power mW", "bits", "design"):
         table.add_column(col, justify="right" if col != "design" else "left")
@@ -215,15 +138,19 @@ def _parse_pe(text: str) -> tuple[int, int]:
 
 
 @app.command()
-@_guard
+@guard
 def cost(
     network: Annotated[str, typer.Option(help="Built-in workload.")] = "resnet20",
     pe: Annotated[str, typer.Option(help="PE array as ROWSxCOLS.")] = "16x16",
     dataflow: Annotated[str, typer.Option(help="ws, os or rs.")] = "ws",
     rf_bytes: Annotated[int, typer.Option(min=1, help="Register file per PE (bytes).")] = 64,
     glb_kib: Annotated[int, typer.Option(min=1, help="Global buffer (KiB).")] = 128,
-    glb_bw: Annotated[int, typer.Option(min=1, help="Global buffer bandwidth (bits/cycle).")] = 256,
-    dram_bw: Annotated[float, typer.Option(min=0.01, help="DRAM bandwidth (bytes/cycle).")] = 8.0,
+    glb_bw_bits: Annotated[
+        int, typer.Option(min=1, help="Global buffer bandwidth (bits/cycle).")
+    ] = 256,
+    dram_bw_bytes: Annotated[
+        float, typer.Option(min=0.01, help="DRAM bandwidth (bytes/cycle).")
+    ] = 8.0,
     clock_mhz: Annotated[float, typer.Option(min=1, help="Clock (MHz).")] = 200.0,
     mac_mode: Annotated[str, typer.Option(help="fixed or bitfusion.")] = "fixed",
     mac_bits: Annotated[int, typer.Option(help="Datapath width of fixed mode: 4, 8 or 16.")] = 8,
@@ -248,9 +175,9 @@ def cost(
         from coexplore.accel_model.zigzag_adapter import zigzag_available
 
         if not zigzag_available():
-            raise _fail("ZigZag is not installed: `pip install -e '.[zigzag]'`.", 2)
+            raise fail("ZigZag is not installed: `pip install -e '.[zigzag]'`.", 2)
         if mac_mode != "fixed":
-            raise _fail(
+            raise fail(
                 f"--zigzag needs --mac-mode fixed (ZigZag cannot model Bit Fusion packing), "
                 f"got {mac_mode!r}.",
                 2,
@@ -267,8 +194,8 @@ def cost(
             pe_cols=cols,
             rf_bytes=rf_bytes,
             glb_kib=glb_kib,
-            glb_bits_per_cycle=glb_bw,
-            dram_bytes_per_cycle=dram_bw,
+            glb_bits_per_cycle=glb_bw_bits,
+            dram_bytes_per_cycle=dram_bw_bytes,
             clock_hz=clock_mhz * 1e6,
             dataflow=dataflow,
             mac_mode=mac_mode,
@@ -414,22 +341,14 @@ def bench_cost_model(
     from coexplore.accel_model.zigzag_adapter import zigzag_available
 
     if zigzag and not zigzag_available():
-        raise _fail(
+        raise fail(
             "ZigZag is not installed: `pip install -e '.[zigzag]'`, or pass "
             "--no-zigzag to skip the fidelity comparison.",
             2,
         )
 
-    def work(cb: Any) -> Any:
-        def progress(net: str, done: int, total: int) -> None:
-            if cb:
-                cb(done, total)
-
-        return run_cost_model_bench(
-            n_configs=configs, seed=seed, with_zigzag=zigzag, progress=progress
-        )
-
-    res = _with_progress(work, "ZigZag fidelity", quiet=as_json)
+    with ProgressView(as_json) as view:
+        res = run_cost_model_bench(n_configs=configs, seed=seed, with_zigzag=zigzag, progress=view)
     command = f"search bench cost-model --configs {configs} --seed {seed}" + (
         "" if zigzag else " --no-zigzag"
     )
@@ -461,9 +380,10 @@ def bench_evaluator(
     hardware generator against the exhaustive optimum, all measured in one run."""
     from coexplore.search.bench import render_evaluator_markdown, run_evaluator_bench
 
-    res = _guard(run_evaluator_bench)(
-        space, samples, seed, networks=networks, pairs=pairs, progress=_say(as_json)
-    )
+    with ProgressView(as_json) as view:
+        res = guard(run_evaluator_bench)(
+            space, samples, seed, networks=networks, pairs=pairs, progress=view
+        )
     command = f"search bench evaluator --space {space} --samples {samples} --seed {seed}" + (
         f" --pairs {pairs}" if networks else " --no-networks"
     )
@@ -473,18 +393,8 @@ def bench_evaluator(
     typer.echo(json.dumps(res, indent=2, default=float) if as_json else text)
 
 
-def _say(quiet: bool) -> Any:
-    """A progress callback printing timestamped phase lines on stderr."""
-    t0 = time.perf_counter()
-
-    def say(message: str) -> None:
-        if not quiet:
-            typer.echo(f"[{time.perf_counter() - t0:6.0f} s] {message}", err=True)
-
-    return say
-
-
 @evaluator_app.command("train")
+@guard
 def evaluator_train(
     space: Annotated[str, typer.Option(help="Joint search space (see `search spaces`).")] = (
         "mbv2-cifar"
@@ -492,112 +402,56 @@ def evaluator_train(
     objective: Annotated[
         str, typer.Option(help="Generator objective: edp, latency, energy, area or edap.")
     ] = "edp",
-    train_seconds: Annotated[
-        float, typer.Option(min=1.0, help="Evaluator training budget (seconds).")
-    ] = 270.0,
-    generator_seconds: Annotated[
-        float, typer.Option(min=1.0, help="Generator training budget (seconds).")
-    ] = 90.0,
-    samples: Annotated[int, typer.Option(min=100, help="Labelled training designs.")] = 200_000,
-    min_fps: Annotated[
-        float, typer.Option(help="Generator bound: at least this fps (0 = none).")
+    train_steps: Annotated[
+        int, typer.Option(min=1, help="Evaluator optimiser steps (~270 s on 2 cores).")
+    ] = 9600,
+    generator_steps: Annotated[
+        int, typer.Option(min=1, help="Generator optimiser steps (~90 s on 2 cores).")
+    ] = 2200,
+    max_seconds: Annotated[
+        float, typer.Option(min=0, help="Wall-clock cap on each training (0 = none).")
     ] = 0.0,
-    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
-    out: Annotated[Path, typer.Option(help="Folder for run folders.")] = DEFAULT_RUNS,
-    as_json: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False,
+    samples: Annotated[int, typer.Option(min=100, help="Labelled training designs.")] = 200_000,
+    fps: FpsOpt = None,
+    latency_ms: LatencyOpt = None,
+    area_mm2: AreaOpt = None,
+    energy_uj: EnergyOpt = None,
+    power_mw: PowerOpt = None,
+    seed: Annotated[int, typer.Option(min=0, help="Seed.")] = 0,
+    out: OutOpt = DEFAULT_RUNS,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Train the evaluator on cost-model labels and the generator through it; save both with
-    their held-out metrics in a run folder."""
-    _guard(_evaluator_train)(
-        space, objective, train_seconds, generator_seconds, samples, min_fps, seed, out, as_json
+    """Train the evaluator on cost-model labels and the generator through it (the bounds
+    train the generator's hinge penalties); save both with their held-out metrics."""
+    from coexplore.search import EvaluatorSpec
+
+    spec = EvaluatorSpec(
+        space=space,
+        objective=objective,
+        constraints=constraints(fps, latency_ms, area_mm2, energy_uj, power_mw),
+        samples=samples,
+        train_steps=train_steps,
+        generator_steps=generator_steps,
+        max_seconds=max_seconds,
+        seed=seed,
     )
-
-
-def _evaluator_train(
-    space: str,
-    objective: str,
-    train_seconds: float,
-    generator_seconds: float,
-    samples: int,
-    min_fps: float,
-    seed: int,
-    out: Path,
-    as_json: bool,
-) -> None:
-    from coexplore.search.space import get_space
-
-    sp = get_space(space)  # unknown names fail here, before any work
-    from coexplore.search.evaluator import EvaluatorConfig, save_evaluator, train_evaluator
-    from coexplore.search.generator import GeneratorConfig, save_generator, train_generator
-
-    ecfg = EvaluatorConfig(samples=samples, train_seconds=train_seconds, seed=seed)
-    gcfg = GeneratorConfig(
-        objective=objective, min_fps=min_fps, train_seconds=generator_seconds, seed=seed
-    )
-    total = train_seconds + generator_seconds
-    with _time_bar(total, quiet=as_json) as say:
-        ev, metrics = train_evaluator(sp, ecfg, progress=say)
-        gen, gmetrics = train_generator(ev, gcfg, progress=say)
-
-    def fill(folder: Path) -> None:
-        save_evaluator(ev, folder, ecfg, metrics)
-        save_generator(gen, folder, gcfg, gmetrics)
-
-    folder = _write_run(out, f"evaluator-{space}", {}, fill)
-    result = {"run_folder": str(folder), "evaluator": metrics, "generator": gmetrics}
+    res = run_job(spec, quiet=as_json)
+    folder = save(res, out)
     if as_json:
-        typer.echo(json.dumps(result, indent=2, default=float))
+        echo_json({**res.result.to_dict(), "run_folder": str(folder)})
         return
-    m = metrics
+    m, g = res.result.evaluator, res.result.generator
     typer.echo(
         f"evaluator: held-out MAPE latency {m['mape']['latency']:.2%}, energy "
         f"{m['mape']['energy']:.2%}, area {m['mape']['area']:.2%}; Spearman "
         f"{m['spearman']['latency']:.4f}/{m['spearman']['energy']:.4f}/"
-        f"{m['spearman']['area']:.4f}; trained {m['train_seconds']:.0f} s; "
+        f"{m['spearman']['area']:.4f}; {m['steps']:,} steps in {m['train_seconds']:.0f} s; "
         f"{m['predictions_per_s']:,.0f} predictions/s"
     )
-    typer.echo(f"generator: {gmetrics['steps']} steps ({gcfg.objective}). Saved to {folder}")
+    typer.echo(f"generator: {g['steps']:,} steps ({objective}). Saved to {folder}")
 
 
-class _time_bar:
-    """A rich progress bar over a time budget; the callback shows the latest phase."""
-
-    def __init__(self, total_s: float, quiet: bool) -> None:
-        self.total, self.quiet = total_s, quiet
-        self.progress: Any = None
-
-    def __enter__(self) -> Any:
-        if self.quiet or not sys.stderr.isatty():
-            return _say(self.quiet)  # phase lines in logs, nothing with --json
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True
-        )
-        self.progress.__enter__()
-        task = self.progress.add_task("preparing", total=self.total)
-        start: list[float] = []
-
-        def say(message: str) -> None:
-            if message.startswith("training on") and not start:
-                start.append(time.perf_counter())
-            done = time.perf_counter() - start[0] if start else 0.0
-            self.progress.update(task, description=message[:60], completed=min(done, self.total))
-
-        return say
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.progress is not None:
-            self.progress.__exit__(*exc)
-
-
-def _register_quant() -> None:
-    from coexplore.api import _quant_cli
-
-    _quant_cli.register(app, bench_app, _guard)
-
-
-_register_quant()
+_quant_cli.register(app, bench_app)
 
 
 def main() -> None:

@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
+
+from coexplore.errors import ConfigError
 from coexplore.quant.bitmap import BitMap
 from coexplore.quant.data import load_test_set
 from coexplore.quant.evaluate import describe_device, peak_memory_mb, top1
@@ -25,8 +27,6 @@ from coexplore.quant.models import IMAGENET_MEAN, IMAGENET_STD, load_model
 from coexplore.quant.pipeline import DEFAULT_METHOD, Method, get_method, quantize
 from coexplore.quant.sensitivity import layer_sensitivity, mixed_bitmap
 from coexplore.quant.synthetic import load_or_make_synthetic
-
-from coexplore.errors import ConfigError
 
 __all__ = ["ZSQBudget", "run_zsq_bench", "render_zsq_markdown", "summarise_ablation", "ANCHORS"]
 

@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from coexplore.quant.quantizers import QuantConv2d, QuantLinear
 from torch import nn
 
 from coexplore.config import check_choice
 from coexplore.errors import ConfigError
+from coexplore.quant.quantizers import QuantConv2d, QuantLinear
+from coexplore.quant.spec import MAX_BITS, MIN_BITS, PROTOCOLS
 
 __all__ = [
     "PROTOCOLS",
@@ -37,8 +38,6 @@ __all__ = [
     "quant_layers",
 ]
 
-PROTOCOLS = ("A", "B")
-MIN_BITS, MAX_BITS = 2, 8
 
 
 @dataclass(frozen=True)

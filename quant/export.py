@@ -12,15 +12,15 @@ File: one ``torch.save`` archive of plain tensors and strings (loads with
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
-from coexplore.quant.bitmap import BitMap, LayerBits, fold_batchnorm, quant_layers, quantize_model
-from coexplore.quant.models import build_model
 from torch import nn
 
 from coexplore.errors import ConfigError
+from coexplore.quant.bitmap import BitMap, LayerBits, fold_batchnorm, quant_layers, quantize_model
+from coexplore.quant.models import build_model
+from coexplore.runs import atomic_write
 
 __all__ = ["export_quantized", "load_quantized", "FORMAT"]
 
@@ -61,11 +61,7 @@ def export_quantized(
         "symmetric": any(m.w_quant.symmetric for m in layers.values()),
         **(extra or {}),
     })  # fmt: skip
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(blob, tmp)
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, lambda tmp: torch.save(blob, tmp))
 
 
 def load_quantized(path: str | Path, model: nn.Module | None = None) -> tuple[nn.Module, dict]:

@@ -23,10 +23,11 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+
 from coexplore.quant.bitmap import quant_layers
 from coexplore.quant.quantizers import QuantConv2d, QuantLinear
 from coexplore.quant.synthetic import SyntheticSet
-from torch import nn
 
 __all__ = ["KDConfig", "distill"]
 

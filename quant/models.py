@@ -15,6 +15,8 @@ Any other ``nn.Module`` with BatchNorm layers can be quantized too; these are co
 from __future__ import annotations
 
 import logging
+import pickle
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -178,11 +180,26 @@ def load_state_dict_file(path: str | Path) -> OrderedDict[str, torch.Tensor]:
     if not path.is_file():
         raise ConfigError(f"weights file {str(path)!r} does not exist; pass a .pt/.th file.")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means "not a checkpoint"
+        with warnings.catch_warnings():  # torch warns about pickles before it refuses one
+            warnings.simplefilter("ignore")
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "weights only load failed" not in str(exc).lower():
+            raise ConfigError(
+                f"{str(path)!r} is not a loadable torch checkpoint (it cannot be unpickled), "
+                "so it was not loaded; save one with torch.save(model.state_dict(), path)."
+            ) from None
+        # torch's own message ends by suggesting weights_only=False: for a file from
+        # someone else that would run any code it holds, so it is not repeated here.
         raise ConfigError(
-            f"{str(path)!r} is not a loadable torch checkpoint ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0][:200]}); save one with torch.save(model.state_dict())."
+            f"{str(path)!r} is not a plain state dict (it holds Python objects other than "
+            "tensors), so it was not loaded: loading it would run code from the file. Save "
+            "the weights with torch.save(model.state_dict(), path) and pass that file."
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - any other failure means "not a checkpoint"
+        raise ConfigError(
+            f"{str(path)!r} is not a loadable torch checkpoint ({type(exc).__name__}), so it "
+            "was not loaded; save one with torch.save(model.state_dict(), path)."
         ) from None
     if isinstance(obj, dict):
         for key in ("state_dict", "model"):

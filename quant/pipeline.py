@@ -17,6 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from torch import nn
+
+from coexplore.errors import ConfigError
+from coexplore.progress import ProgressFn, emit
 from coexplore.quant.bitmap import (
     BitMap,
     fold_batchnorm,
@@ -27,9 +31,6 @@ from coexplore.quant.bitmap import (
 from coexplore.quant.kd import KDConfig, distill
 from coexplore.quant.reconstruct import ReconConfig, calibrate_activations, reconstruct
 from coexplore.quant.synthetic import SyntheticConfig, SyntheticSet, load_or_make_synthetic
-from torch import nn
-
-from coexplore.errors import ConfigError
 from coexplore.registry import Registry
 
 __all__ = ["Method", "METHODS", "DEFAULT_METHOD", "get_method", "QuantResult", "quantize"]
@@ -38,7 +39,6 @@ __all__ = ["Method", "METHODS", "DEFAULT_METHOD", "get_method", "QuantResult", "
 DEFAULT_METHOD = "recon-no-boundary"
 
 log = logging.getLogger(__name__)
-Progress = Callable[[str, int, int, str], None]  # (phase, done, total, message)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,7 +186,7 @@ def quantize(
     device: str | torch.device = "cpu",
     synthetic: SyntheticSet | None = None,
     cache_dir: str | Path | None = None,
-    progress: Progress | None = None,
+    progress: ProgressFn | None = None,
 ) -> QuantResult:
     """Quantizes a copy of ``model`` zero-shot with ``bitmap`` and ``method``.
 
@@ -197,7 +197,8 @@ def quantize(
         device: ``cpu``, ``cuda`` or a torch device.
         synthetic: a synthetic set to reuse; by default made once per teacher and method
             configuration and cached under ``cache_dir``.
-        progress: called as ``progress(phase, done, total, message)``.
+        progress: receives a :class:`~coexplore.progress.ProgressEvent` per step of each
+            phase (``synthetic``, ``reconstruct``, ``distill``).
 
     Raises:
         ConfigError: the model has no BatchNorm layer.
@@ -212,7 +213,7 @@ def quantize(
     seconds: dict[str, float] = {}
 
     def phase(name: str) -> Callable[[int, int, str], None] | None:
-        return (lambda d, t, msg: progress(name, d, t, msg)) if progress else None
+        return (lambda d, t, msg: emit(progress, name, d, t, msg)) if progress else None
 
     t = time.perf_counter()
     if synthetic is None:

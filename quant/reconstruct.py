@@ -25,9 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from torch import nn
+
 from coexplore.quant.bitmap import quant_layers
 from coexplore.quant.quantizers import QuantConv2d, QuantLinear
-from torch import nn
 
 __all__ = ["ReconConfig", "find_units", "calibrate_activations", "reconstruct"]
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+
 from coexplore.quant.bitmap import (
     BitMap,
     LayerBits,
@@ -17,7 +19,6 @@ from coexplore.quant.bitmap import (
     quantize_model,
 )
 from coexplore.quant.reconstruct import calibrate_activations
-from torch import nn
 
 __all__ = ["layer_sensitivity", "mixed_bitmap"]
 

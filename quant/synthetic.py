@@ -39,6 +39,7 @@ from torch import nn
 
 from coexplore.config import ConfigBase, check_choice, check_range
 from coexplore.errors import ConfigError
+from coexplore.runs import atomic_write
 
 __all__ = [
     "SyntheticConfig",
@@ -326,17 +327,12 @@ def load_or_make_synthetic(
         except Exception as exc:  # noqa: BLE001 - a damaged cache file is rebuilt, not fatal
             log.warning("ignoring unreadable synthetic cache %s (%s)", path, exc)
     synth = make_synthetic(teacher, config, device, progress)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    torch.save(
-        {
-            "images": synth.images,
-            "soft_labels": synth.soft_labels,
-            "config": config.to_json(),
-            "seconds": synth.seconds,
-        },
-        tmp,
-    )
-    os.replace(tmp, path)
+    blob = {
+        "images": synth.images,
+        "soft_labels": synth.soft_labels,
+        "config": config.to_json(),
+        "seconds": synth.seconds,
+    }
+    atomic_write(path, lambda tmp: torch.save(blob, tmp))
     synth.cache_path = path
     return synth

@@ -9,12 +9,13 @@ accelerator space priced by the analytical model.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
 from coexplore.accel_model.accelerator import DATAFLOWS, MAC_MODES
 from coexplore.accel_model.design_space import PARAMETERS
+from coexplore.progress import ProgressFn
 from coexplore.search.samples import FPS_BAND, generate
 from coexplore.search.space import JointSpace, get_space
 
@@ -28,7 +29,7 @@ def run_evaluator_bench(
     *,
     networks: bool = True,
     pairs: int = 500,
-    progress: Callable[[str], None] | None = None,
+    progress: ProgressFn | None = None,
 ) -> dict:
     """Measures sample generation (one process, one core) and its coverage; with
     ``networks``, trains and measures the evaluator and the generator too."""
@@ -58,9 +59,10 @@ def run_evaluator_bench(
 
 
 def _bench_networks(
-    sp: JointSpace, pairs: int, seed: int, progress: Callable[[str], None] | None
+    sp: JointSpace, pairs: int, seed: int, progress: ProgressFn | None
 ) -> dict:
     import torch
+
     from coexplore.search.evaluator import EvaluatorConfig, train_evaluator
     from coexplore.search.generator import (
         GeneratorConfig,
@@ -69,13 +71,11 @@ def _bench_networks(
         train_generator,
     )
 
-    say = progress or (lambda _m: None)
     ecfg, gcfg = EvaluatorConfig(seed=seed), GeneratorConfig(seed=seed)
-    ev, metrics = train_evaluator(sp, ecfg, progress=say)
-    gen, gmetrics = train_generator(ev, gcfg, progress=say)
-    say(f"pricing all {sp.hardware.size:,} accelerators for the exhaustive optimum")
+    ev, metrics = train_evaluator(sp, ecfg, progress=progress)
+    gen, gmetrics = train_generator(ev, gcfg, progress=progress)
     t0 = time.perf_counter()
-    costs = exhaustive_costs(sp, progress=lambda d, t: say(f"exhaustive: {d:,}/{t:,}"))
+    costs = exhaustive_costs(sp, progress=progress)
     exhaustive_s = time.perf_counter() - t0
     gap = measure_generator(gen, costs, n_pairs=pairs, objective=gcfg.objective, ev=ev)
     return {
@@ -158,7 +158,8 @@ def _networks_markdown(res: dict) -> list[str]:
             f"| 'meets {b} fps' predicted right | {v:.2%} | >= 98 % | {_mark(v >= 0.98)} |"
         )
     lines += [
-        f"| training time | {ev['train_seconds']:.0f} s ({ev['epochs']} epochs; data "
+        f"| training time | {ev['train_seconds']:.0f} s ({ev['steps']:,} steps, {ev['epochs']} "
+        f"epochs; data "
         f"{ev['data_seconds']:.0f} s before it) | <= 5 min | "
         f"{_mark(ev['train_seconds'] <= 300)} |",
         f"| batched inference, CPU | {ev['predictions_per_s']:,.0f} predictions/s "

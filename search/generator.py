@@ -18,22 +18,26 @@ import dataclasses
 import json
 import math
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from coexplore.accel_model import CostModel
-from coexplore.search.evaluator import OBJECTIVES, Evaluator, _atomic
-from coexplore.search.evaluator import log_objective as _log_objective
-from coexplore.search.samples import VariantCosts, price
-from coexplore.search.space import JointSpace
 from torch import nn
 
+from coexplore.accel_model import CostModel
 from coexplore.config import ConfigBase, check_choice, check_range
 from coexplore.errors import ConfigError
+from coexplore.progress import ProgressFn, emit
+from coexplore.runs import atomic_write
+from coexplore.search._determinism import deterministic
+from coexplore.search.constraints import Constraints
+from coexplore.search.evaluator import Evaluator
+from coexplore.search.objectives import OBJECTIVES
+from coexplore.search.objectives import log_objective as _log_objective
+from coexplore.search.samples import VariantCosts, price
+from coexplore.search.space import JointSpace
 
 __all__ = [
     "OBJECTIVES",
@@ -43,6 +47,7 @@ __all__ = [
     "objective_of",
     "exhaustive_costs",
     "measure_generator",
+    "generator_files",
     "save_generator",
     "load_generator",
 ]
@@ -54,9 +59,10 @@ class GeneratorConfig(ConfigBase):
 
     Args:
         objective: One of :data:`OBJECTIVES` (EDP by default).
-        min_fps, max_area_mm2, max_power_mw: Optional bounds (0 = none), as hinge penalties.
+        constraints: Hard bounds, trained as log-space hinge penalties.
         width: Hidden width of the MLP.
-        train_seconds: Wall-clock budget.
+        train_steps: Optimiser steps (the budget).
+        max_seconds: Optional wall-clock cap, a safety net (0 = none).
         batch: (architecture, bits) pairs per step.
         tau: Gumbel-softmax temperature, annealed to ``tau / 10``.
         lr: Learning rate.
@@ -64,11 +70,10 @@ class GeneratorConfig(ConfigBase):
     """
 
     objective: str = "edp"
-    min_fps: float = 0.0
-    max_area_mm2: float = 0.0
-    max_power_mw: float = 0.0
+    constraints: Constraints = dataclasses.field(default_factory=Constraints)
     width: int = 256
-    train_seconds: float = 90.0
+    train_steps: int = 2200
+    max_seconds: float = 0.0
     batch: int = 256
     tau: float = 1.0
     lr: float = 2e-3
@@ -76,11 +81,9 @@ class GeneratorConfig(ConfigBase):
 
     def __post_init__(self) -> None:
         check_choice("objective", self.objective, OBJECTIVES)
-        check_range("min_fps", self.min_fps, 0.0, 1e6)
-        check_range("max_area_mm2", self.max_area_mm2, 0.0, 1e6)
-        check_range("max_power_mw", self.max_power_mw, 0.0, 1e9)
         check_range("width", self.width, 4, 8192)
-        check_range("train_seconds", self.train_seconds, 0.1, 86_400)
+        check_range("train_steps", self.train_steps, 1, 100_000_000)
+        check_range("max_seconds", self.max_seconds, 0.0, 7 * 86_400)
         check_range("batch", self.batch, 1, 1_000_000)
         check_range("tau", self.tau, 1e-3, 100.0)
         check_range("lr", self.lr, 1e-6, 1.0)
@@ -133,25 +136,23 @@ def objective_of(
     log_obj = _log_objective(
         cfg.objective, m["latency_s"].log(), m["energy_uj"].log(), m["area_mm2"].log()
     )
-    pen = torch.zeros_like(log_obj)
-    if cfg.min_fps:
-        pen = pen + F.relu(math.log(cfg.min_fps) - m["fps"].log())
-    if cfg.max_area_mm2:
-        pen = pen + F.relu(m["area_mm2"].log() - math.log(cfg.max_area_mm2))
-    if cfg.max_power_mw:
-        pen = pen + F.relu(m["power_mw"].log() - math.log(cfg.max_power_mw))
-    return log_obj, pen
+    return log_obj, cfg.constraints.total_violation(m, log=True)
 
 
 def train_generator(
     ev: Evaluator,
     config: GeneratorConfig | None = None,
     *,
-    progress: Callable[[str], None] | None = None,
+    progress: ProgressFn | None = None,
 ) -> tuple[HardwareGenerator, dict[str, Any]]:
     """Trains a generator through the frozen evaluator on random (architecture, bits) pairs."""
-    cfg = config or GeneratorConfig()
-    say = progress or (lambda _msg: None)
+    with deterministic():
+        return _train_generator(ev, config or GeneratorConfig(), progress)
+
+
+def _train_generator(
+    ev: Evaluator, cfg: GeneratorConfig, progress: ProgressFn | None
+) -> tuple[HardwareGenerator, dict[str, Any]]:
     sp = ev.space
     torch.manual_seed(cfg.seed)
     gen = HardwareGenerator(sp, cfg.width)
@@ -161,7 +162,9 @@ def train_generator(
     n_arch = gen._n_arch
     t0 = time.perf_counter()
     step, seed, loss_v = 0, cfg.seed, float("nan")
-    while (frac := (time.perf_counter() - t0) / cfg.train_seconds) < 1.0:
+    while (frac := step / cfg.train_steps) < 1.0:
+        if cfg.max_seconds and time.perf_counter() - t0 > cfg.max_seconds:
+            break
         ops, bits, _ = sp.sample(cfg.batch, seed=10_000 + seed)
         seed += 1
         arch = torch.as_tensor(sp.encode(ops, bits, gen._any_hw(cfg.batch))[:, :n_arch])
@@ -176,19 +179,24 @@ def train_generator(
         opt.step()
         step += 1
         loss_v = float(loss.detach())
-        if step % 200 == 0:
-            say(f"generator step {step}, {time.perf_counter() - t0:.0f} s, loss {loss_v:.4f}")
+        if step % 50 == 0 or step == cfg.train_steps:
+            emit(progress, "generator", step, cfg.train_steps, "training", loss=loss_v)
     for p in ev.parameters():
         p.requires_grad_(True)
     gen.eval()
-    return gen, {"steps": step, "train_seconds": time.perf_counter() - t0, "final_loss": loss_v}
+    return gen, {
+        "steps": step,
+        "train_seconds": time.perf_counter() - t0,
+        "capped_by_max_seconds": step < cfg.train_steps,
+        "final_loss": loss_v,
+    }
 
 
 def exhaustive_costs(
     space: JointSpace,
     model: CostModel | None = None,
     chunk: int = 32_768,
-    progress: Callable[[int, int], None] | None = None,
+    progress: ProgressFn | None = None,
 ) -> VariantCosts:
     """Every variant priced on every accelerator of the space (float32 to fit in memory)."""
     allhw = space.hardware.all_indices()
@@ -202,8 +210,7 @@ def exhaustive_costs(
                 energy_pj=c.energy_pj.astype(np.float32),
             )
         )
-        if progress:
-            progress(min(i + chunk, len(allhw)), len(allhw))
+        emit(progress, "exhaustive", min(i + chunk, len(allhw)), len(allhw), "pricing")
     return VariantCosts(
         pool=allhw,
         cycles=np.concatenate([p.cycles for p in parts], axis=-1),
@@ -284,15 +291,23 @@ def _predicted_objective(
     return _log_objective(objective, log_lat_s, pred[:, 1], pred[:, 2])
 
 
+def generator_files(
+    gen: HardwareGenerator, config: GeneratorConfig, metrics: dict
+) -> dict[str, Any]:
+    """``generator.pt`` (a writer of the weights) and ``generator.json``, as run artefacts."""
+    meta = {"space": gen.space.name, "config": config.to_dict(), "metrics": metrics}
+    return {
+        "generator.pt": lambda path: torch.save(gen.state_dict(), path),
+        "generator.json": json.dumps(meta, indent=2, default=float),
+    }
+
+
 def save_generator(
     gen: HardwareGenerator, folder: Any, config: GeneratorConfig, metrics: dict
 ) -> None:
     """Writes ``generator.pt`` and ``generator.json`` beside a saved evaluator."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    meta = {"space": gen.space.name, "config": config.to_dict(), "metrics": metrics}
-    _atomic(folder / "generator.pt", lambda f: torch.save(gen.state_dict(), f))
-    _atomic(folder / "generator.json", lambda f: f.write(json.dumps(meta, indent=2).encode()))
+    for name, data in generator_files(gen, config, metrics).items():
+        atomic_write(Path(folder) / name, data)
 
 
 def load_generator(folder: Any, ev: Evaluator) -> tuple[HardwareGenerator, dict]:
@@ -308,8 +323,20 @@ def load_generator(folder: Any, ev: Evaluator) -> tuple[HardwareGenerator, dict]
             f"the generator in {folder} is for space {meta['space']!r}, the evaluator for "
             f"{ev.space.name!r}; train them together with `search evaluator train`."
         )
-    cfg = GeneratorConfig.from_dict(meta["config"])
+    cfg = GeneratorConfig.from_dict(_migrate_config(meta["config"]))
     gen = HardwareGenerator(ev.space, cfg.width)
     gen.load_state_dict(torch.load(folder / "generator.pt", weights_only=True))
     gen.eval()
     return gen, meta
+
+
+def _migrate_config(data: dict[str, Any]) -> dict[str, Any]:
+    """Reads configs saved before the bounds became :class:`Constraints` and budgets steps."""
+    data = dict(data)
+    old = {"min_fps": "fps_min", "max_area_mm2": "area_mm2_max", "max_power_mw": "power_mw_max"}
+    if any(k in data for k in old):
+        data["constraints"] = {
+            new: (data.pop(k, 0.0) or None) for k, new in old.items()
+        }
+    data.pop("train_seconds", None)
+    return data

@@ -9,114 +9,23 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from coexplore.accel_model import (
-    AnalyticalModel,
-    CostBatch,
-    get_design_space,
-    get_network,
-    pareto_mask,
-)
+
+from coexplore.accel_model import AnalyticalModel, get_design_space, get_network, pareto_mask
 from coexplore.accel_model.accelerator import Accelerator
+from coexplore.errors import InfeasibleDesignError
+from coexplore.progress import ProgressFn, emit
+from coexplore.runs import RunResult
+from coexplore.search.constraints import cost_metrics
+from coexplore.search.specs import HardwareSweepSpec
+from coexplore.search.strategy import SearchStrategy, register_strategy
 
-from coexplore.config import ConfigBase, check_range
-from coexplore.errors import ConfigError, InfeasibleDesignError
-
-__all__ = ["Bounds", "HardwareSearchSpec", "Design", "HardwareSearchResult", "run_hardware_search"]
+__all__ = ["Design", "HardwareSearchResult", "run_hardware_search", "HardwareSweep"]
 
 log = logging.getLogger(__name__)
-ALLOWED_BITS = (2, 3, 4, 6, 8)
-
-
-@dataclasses.dataclass(frozen=True)
-class Bounds(ConfigBase):
-    """Hard bounds a design must meet; ``None`` means unbounded."""
-
-    fps_min: float | None = None
-    area_mm2_max: float | None = None
-    energy_uj_max: float | None = None
-    power_mw_max: float | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("fps_min", "area_mm2_max", "energy_uj_max", "power_mw_max"):
-            v = getattr(self, name)
-            if v is not None and not (v > 0 and math.isfinite(v)):
-                raise ConfigError(f"`{name}` must be a positive number, but got {v!r}.")
-
-    def describe(self) -> str:
-        parts = []
-        if self.fps_min is not None:
-            parts.append(f"fps >= {self.fps_min:g}")
-        if self.area_mm2_max is not None:
-            parts.append(f"area <= {self.area_mm2_max:g} mm^2")
-        if self.energy_uj_max is not None:
-            parts.append(f"energy <= {self.energy_uj_max:g} uJ/frame")
-        if self.power_mw_max is not None:
-            parts.append(f"power <= {self.power_mw_max:g} mW")
-        return ", ".join(parts) or "no bounds"
-
-    def violation(self, costs: CostBatch) -> np.ndarray:
-        """Relative violation per design, summed over bounds (0 = meets all); inf if infeasible."""
-        v = np.zeros(len(costs))
-        energy_uj = costs.energy_pj * 1e-6 / costs_batch_frames(costs)
-        if self.fps_min is not None:
-            v += np.maximum(0.0, 1.0 - costs.fps / self.fps_min)
-        if self.area_mm2_max is not None:
-            v += np.maximum(0.0, costs.area_mm2 / self.area_mm2_max - 1.0)
-        if self.energy_uj_max is not None:
-            v += np.maximum(0.0, energy_uj / self.energy_uj_max - 1.0)
-        if self.power_mw_max is not None:
-            v += np.maximum(0.0, costs.power_mw / self.power_mw_max - 1.0)
-        return np.where(costs.feasible, v, np.inf)
-
-
-def costs_batch_frames(costs: CostBatch) -> np.ndarray:
-    """Frames per inference call (fps * latency), to report energy per frame."""
-    with np.errstate(invalid="ignore"):
-        frames = np.where(costs.feasible, costs.fps * costs.latency_s, 1.0)
-    return np.rint(frames)
-
-
-@dataclasses.dataclass(frozen=True)
-class HardwareSearchSpec(ConfigBase):
-    """What to search: network, design space, uniform bit-width options, bounds.
-
-    Example:
-        >>> spec = HardwareSearchSpec(bounds=Bounds(fps_min=30))
-        >>> spec.network
-        'resnet20'
-    """
-
-    network: str = "resnet20"
-    space: str = "edge"
-    bits: tuple[int, ...] = (8,)
-    batch: int = 1
-    bounds: Bounds = dataclasses.field(default_factory=Bounds)
-
-    def __post_init__(self) -> None:
-        if not self.bits:
-            raise ConfigError("`bits` needs at least one bit-width, e.g. 8 or 4,8.")
-        for b in self.bits:
-            if b not in ALLOWED_BITS:
-                raise ConfigError(
-                    f"`bits` must be chosen from {', '.join(map(str, ALLOWED_BITS))}, "
-                    f"but got {b!r}."
-                )
-        check_range("batch", self.batch, 1, 1024)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> HardwareSearchSpec:
-        data = dict(data)
-        if isinstance(data.get("bounds"), dict):
-            data["bounds"] = Bounds.from_dict(data["bounds"])
-        if "bits" in data:
-            data["bits"] = tuple(data["bits"])
-        return super().from_dict(data)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,7 +51,9 @@ class Design:
 
 @dataclasses.dataclass(frozen=True)
 class HardwareSearchResult:
-    spec: HardwareSearchSpec
+    """The designs of a hardware sweep that meet every bound, and how many were priced."""
+
+    spec: HardwareSweepSpec
     evaluated: int
     feasible: int
     meeting: int
@@ -161,15 +72,15 @@ class HardwareSearchResult:
 
 
 def run_hardware_search(
-    spec: HardwareSearchSpec,
-    progress: Callable[[int, int], None] | None = None,
+    spec: HardwareSweepSpec,
+    progress: ProgressFn | None = None,
     chunk: int = 32768,
 ) -> HardwareSearchResult:
     """Prices every configuration of ``spec.space`` x ``spec.bits`` and returns the Pareto set.
 
     Args:
         spec: The search to run.
-        progress: Called as ``progress(done, total)`` after each block of configurations.
+        progress: Receives a ``pricing`` event after each block of configurations.
         chunk: Configurations per block.
 
     Returns:
@@ -182,7 +93,7 @@ def run_hardware_search(
     """
     t0 = time.perf_counter()
     workload = get_network(spec.network, batch=spec.batch)
-    space = get_design_space(spec.space)
+    space = get_design_space(spec.accel_space)
     model = AnalyticalModel()
     indices = space.all_indices()
     total = len(indices) * len(spec.bits)
@@ -194,7 +105,7 @@ def run_hardware_search(
         for start in range(0, len(indices), chunk):
             idx = indices[start : start + chunk]
             costs = model.evaluate(wl, space.batch(idx))
-            viol = spec.bounds.violation(costs)
+            viol = spec.constraints.violation(costs)
             n_feasible += int(costs.feasible.sum())
             meets = viol == 0
             if meets.any():
@@ -219,8 +130,7 @@ def run_hardware_search(
                 if best_miss is None or viol[j] < best_miss[0]:
                     best_miss = (float(viol[j]), start + j, bits)
             done += len(idx)
-            if progress:
-                progress(done, total)
+            emit(progress, "pricing", done, total, f"W{bits}A{bits}")
     if not keep_idx:
         raise InfeasibleDesignError(
             _miss_message(spec, space, indices, best_miss, model, workload, n_feasible, total)
@@ -254,7 +164,7 @@ def run_hardware_search(
         "hardware search: %d evaluated, %d meet %s, %d on the Pareto front",
         total,
         len(idx),
-        spec.bounds.describe(),
+        spec.constraints.describe(),
         len(designs),
     )
     return HardwareSearchResult(
@@ -268,7 +178,7 @@ def run_hardware_search(
 
 
 def _miss_message(
-    spec: HardwareSearchSpec,
+    spec: HardwareSweepSpec,
     space: Any,
     indices: np.ndarray,
     best: tuple[float, int, int] | None,
@@ -278,34 +188,65 @@ def _miss_message(
     total: int,
 ) -> str:
     head = (
-        f"no design in space {spec.space!r} meets {spec.bounds.describe()} "
+        f"no design in space {spec.accel_space!r} meets {spec.constraints.describe()} "
         f"for {spec.network} ({total:,} designs evaluated, {n_feasible:,} can run it)."
     )
     if best is None:
         return head + " No configuration can run the network at all; try another space."
     _, i, bits = best
-    acc = space.batch(indices[i : i + 1]).get(0)
-    rep = model.report(workload.with_bits(bits), acc)
-    b = spec.bounds
-    misses = []
-    energy_uj = rep.energy_uj / spec.batch
-    if b.fps_min is not None and rep.fps < b.fps_min:
-        misses.append(f"{rep.fps:.1f} fps, {1 - rep.fps / b.fps_min:.1%} short of {b.fps_min:g}")
-    if b.area_mm2_max is not None and rep.area_mm2 > b.area_mm2_max:
-        misses.append(
-            f"{rep.area_mm2:.2f} mm^2, {rep.area_mm2 / b.area_mm2_max - 1:.1%} over "
-            f"{b.area_mm2_max:g}"
-        )
-    if b.energy_uj_max is not None and energy_uj > b.energy_uj_max:
-        misses.append(
-            f"{energy_uj:.1f} uJ, {energy_uj / b.energy_uj_max - 1:.1%} over {b.energy_uj_max:g}"
-        )
-    if b.power_mw_max is not None and rep.power_mw > b.power_mw_max:
-        misses.append(
-            f"{rep.power_mw:.1f} mW, {rep.power_mw / b.power_mw_max - 1:.1%} over "
-            f"{b.power_mw_max:g}"
-        )
+    acc = space.batch(indices[i : i + 1])
+    costs = model.evaluate(workload.with_bits(bits), acc)
+    values = {k: float(v[0]) for k, v in cost_metrics(costs).items()}
+    misses = spec.constraints.miss_report(values)
     return (
-        f"{head} Closest: {acc.describe()} at W{bits}A{bits}: {'; '.join(misses)}. "
+        f"{head} Closest: {acc.get(0).describe()} at W{bits}A{bits}: {'; '.join(misses)}. "
         "Relax a bound or pick a larger space."
     )
+
+
+@register_strategy
+class HardwareSweep(SearchStrategy):
+    """The exhaustive hardware sweep of a fixed network (spec kind ``hardware-sweep``).
+
+    ``search`` prices every design; ``finalize`` returns the Pareto set with its artefacts
+    (``pareto.csv``, ``best_accelerator.yaml``).
+    """
+
+    name = "hardware-sweep"
+    spec_type = HardwareSweepSpec
+
+    def search(self, progress: ProgressFn | None) -> None:
+        self.found = run_hardware_search(self.spec, progress=progress)
+
+    def finalize(self) -> RunResult:
+        r = self.found
+        best = r.pareto[0]
+        return RunResult(
+            spec=self.spec,
+            result=r,
+            metrics={
+                "evaluated": r.evaluated,
+                "meeting": r.meeting,
+                "pareto": len(r.pareto),
+                "best_energy_uj": best.energy_uj,
+                "best_energy_fps": best.fps,
+                "best_energy_area_mm2": best.area_mm2,
+            },
+            timings_s={"search": r.seconds},
+            artefacts={
+                "pareto.csv": pareto_csv(r.pareto),
+                "best_accelerator.yaml": best.accelerator.to_yaml(),
+            },
+        )
+
+
+def pareto_csv(designs: tuple[Design, ...]) -> str:
+    """The designs as CSV, one row each (what ``pareto.csv`` holds)."""
+    lines = ["fps,latency_ms,energy_uj,area_mm2,power_mw,utilisation,w_bits,a_bits,design"]
+    lines += [
+        f"{d.fps:.3f},{d.latency_ms:.4f},{d.energy_uj:.4f},{d.area_mm2:.4f},"
+        f"{d.power_mw:.3f},{d.utilisation:.4f},{d.w_bits},{d.a_bits},"
+        f"{d.accelerator.describe()}"
+        for d in designs
+    ]
+    return "\n".join(lines) + "\n"

@@ -18,18 +18,17 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
 from coexplore.accel_model import AnalyticalModel, CostModel, Workload
 from coexplore.accel_model.design_space import PARAMETERS
-from coexplore.search.space import OPERATORS, SKIP, JointSpace
-
 from coexplore.errors import ConfigError
+from coexplore.progress import ProgressFn, emit
+from coexplore.runs import atomic_write
+from coexplore.search.space import OPERATORS, SKIP, JointSpace
 
 __all__ = [
     "Samples",
@@ -83,15 +82,16 @@ class Samples:
 
     def save(self, path: Path, key: dict) -> None:
         """Writes atomically (temporary file, then rename): a crash leaves no half file."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-        os.close(fd)
-        np.savez(
-            tmp,
-            key=np.array(json.dumps(key, sort_keys=True)),
-            **{f: getattr(self, f) for f in _FIELDS},
-        )
-        os.replace(tmp, path)
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as f:  # a file object: np.savez would append .npz to a name
+                np.savez(
+                    f,
+                    key=np.array(json.dumps(key, sort_keys=True)),
+                    **{f: getattr(self, f) for f in _FIELDS},
+                )
+
+        atomic_write(path, write)
 
     @classmethod
     def load(cls, path: Path, key: dict) -> Samples | None:
@@ -261,7 +261,7 @@ def generate(
     *,
     pool_size: int = 8192,
     model: CostModel | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: ProgressFn | None = None,
 ) -> Samples:
     """``n`` labelled samples: 70 % as drawn, 30 % near the 10-120 fps band.
 
@@ -280,7 +280,7 @@ def generate_with_costs(
     *,
     pool_size: int = 8192,
     model: CostModel | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: ProgressFn | None = None,
 ) -> tuple[Samples, VariantCosts]:
     """As :func:`generate`, also returning the per-variant costs the labels were summed from
     (the evaluator trains on both)."""
@@ -292,8 +292,7 @@ def generate_with_costs(
     n_cand = int(n * 1.6) + 10
     ops, bits = _architectures(space, n_cand, rng)
     pool_idx = rng.integers(0, len(pool), size=n_cand)
-    if progress:
-        progress(f"pricing {len(pool):,} accelerators x all variants")
+    emit(progress, "labelling", 0, 1, f"pricing {len(pool):,} accelerators x all variants")
     space.validate(ops, bits)
     costs = price(space, pool, model)
     cand = gather(costs, ops, bits, pool_idx)
@@ -346,7 +345,7 @@ def load_or_generate(
     *,
     pool_size: int = 8192,
     model: CostModel | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: ProgressFn | None = None,
 ) -> tuple[Samples, bool]:
     """Cached samples when the key matches exactly, else fresh ones (then cached).
 

@@ -25,9 +25,9 @@ import dataclasses
 import math
 
 import numpy as np
+
 from coexplore.accel_model import DesignSpace, Layer, Workload, get_design_space
 from coexplore.accel_model.accelerator import Accelerator
-
 from coexplore.errors import ConfigError
 from coexplore.registry import Registry
 

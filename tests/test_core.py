@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import pytest
-from coexplore.accel_model import Accelerator
 
 from coexplore import ConfigError, Registry, UnknownComponentError
+from coexplore.accel_model import Accelerator
 
 
 def test_registry_refuses_duplicates_and_lists_names() -> None:

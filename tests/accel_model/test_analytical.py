@@ -6,6 +6,10 @@ import dataclasses
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from coexplore import ConfigError
 from coexplore.accel_model import (
     Accelerator,
     AnalyticalModel,
@@ -13,10 +17,6 @@ from coexplore.accel_model import (
     get_design_space,
     get_network,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from coexplore import ConfigError
 
 MODEL = AnalyticalModel()
 NETS = ["resnet20", "mobilenetv2-cifar", "alexnet-conv"]

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from coexplore.accel_model import PARAMETERS, Accelerator, DesignSpace, get_design_space
 
 from coexplore import ConfigError, UnknownComponentError
+from coexplore.accel_model import PARAMETERS, Accelerator, DesignSpace, get_design_space
 
 
 def test_enumeration_covers_the_grid_once() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from coexplore.accel_model import Accelerator, AnalyticalModel, Layer, Workload, get_network
 
 MODEL = AnalyticalModel()
@@ -58,6 +59,7 @@ def test_exported_mapping_covers_every_loop(dataflow: str) -> None:
 
 def test_footprint_growth_is_exact() -> None:
     import numpy as np
+
     from coexplore.accel_model import _loopnest as ln
 
     rng = np.random.default_rng(0)

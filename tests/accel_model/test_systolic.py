@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from coexplore.accel_model import Accelerator, AnalyticalModel, get_network
 from coexplore.accel_model.systolic import gemm_view, pipelined_cycles, systolic_compute_cycles
 

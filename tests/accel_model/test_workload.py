@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import pytest
-from coexplore.accel_model import Layer, Workload, get_network, workload_from_torch
 
 from coexplore import ConfigError, UnknownComponentError
+from coexplore.accel_model import Layer, Workload, get_network, workload_from_torch
 
 
 @pytest.mark.parametrize(

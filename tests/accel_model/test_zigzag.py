@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from coexplore.accel_model import Accelerator, AnalyticalModel, get_network
-from coexplore.accel_model.zigzag_adapter import ZigZagModel, spatial_unrolling, zigzag_available
 
 from coexplore import ConfigError
+from coexplore.accel_model import Accelerator, AnalyticalModel, get_network
+from coexplore.accel_model.zigzag_adapter import ZigZagModel, spatial_unrolling, zigzag_available
 
 pytestmark = pytest.mark.skipif(not zigzag_available(), reason="zigzag extra not installed")
 

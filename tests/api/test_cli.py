@@ -4,15 +4,17 @@ import json
 from pathlib import Path
 
 import pytest
-from coexplore.api.cli import app
 from typer.testing import CliRunner
+
+from coexplore.api.cli import app
+from coexplore.runs import read_run
 
 runner = CliRunner()
 
 
 def test_run_json_saves_a_run_folder(tmp_path: Path) -> None:
     res = runner.invoke(
-        app, ["run", "--fps", "30", "--space", "tiny", "--json", "--out", str(tmp_path)]
+        app, ["run", "--fps", "30", "--accel-space", "tiny", "--json", "--out", str(tmp_path)]
     )
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
@@ -21,16 +23,23 @@ def test_run_json_saves_a_run_folder(tmp_path: Path) -> None:
     folder = Path(data["run_folder"])
     assert folder.parent == tmp_path
     assert {p.name for p in folder.iterdir()} == {
+        "run.json",
         "spec.json",
         "result.json",
         "pareto.csv",
         "best_accelerator.yaml",
     }
-    assert json.loads((folder / "spec.json").read_text())["bounds"]["fps_min"] == 30
+    assert json.loads((folder / "spec.json").read_text())["constraints"]["fps_min"] == 30
+    manifest = read_run(folder)
+    assert manifest.kind == "hardware-sweep" and manifest.status == "succeeded"
+    assert manifest.load_spec().constraints.fps_min == 30
+    assert manifest.metrics["pareto"] == len(data["pareto"])
 
 
 def test_run_table_output(tmp_path: Path) -> None:
-    res = runner.invoke(app, ["run", "--fps", "30", "--space", "tiny", "--out", str(tmp_path)])
+    res = runner.invoke(
+        app, ["run", "--fps", "30", "--accel-space", "tiny", "--out", str(tmp_path)]
+    )
     assert res.exit_code == 0, res.output
     assert "Pareto-optimal designs" in res.output and "designs meet fps >= 30" in res.output
 
@@ -40,6 +49,7 @@ def test_user_mistakes_exit_2_without_traceback(tmp_path: Path) -> None:
         (["run", "--bits", "5"], "bits"),
         (["run", "--network", "vgg"], "choose one of"),
         (["run", "--fps", "-1"], "--fps"),
+        (["run", "--accel-space", "huge"], "unknown accelerator space"),
         (["cost", "--pe", "12by14"], "ROWSxCOLS"),
         (["cost", "--dataflow", "xs"], "dataflow"),
     ):
@@ -49,8 +59,20 @@ def test_user_mistakes_exit_2_without_traceback(tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir())
 
 
+def test_unwritable_out_exits_2_with_the_path(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    res = runner.invoke(
+        app, ["run", "--fps", "30", "--accel-space", "tiny", "--out", str(blocker / "runs")]
+    )
+    assert res.exit_code == 2, res.output
+    assert "cannot write run folders" in res.output and "Traceback" not in res.output
+
+
 def test_unmeetable_bounds_exit_1(tmp_path: Path) -> None:
-    res = runner.invoke(app, ["run", "--fps", "1000000", "--space", "tiny", "--out", str(tmp_path)])
+    res = runner.invoke(
+        app, ["run", "--fps", "1000000", "--accel-space", "tiny", "--out", str(tmp_path)]
+    )
     assert res.exit_code == 1 and "Closest" in res.output
     assert not list(tmp_path.iterdir())
 
@@ -125,10 +147,10 @@ def test_evaluator_train_saves_a_loadable_run(tmp_path: Path) -> None:
             "tiny",
             "--samples",
             "1000",
-            "--train-seconds",
-            "3",
-            "--generator-seconds",
-            "2",
+            "--train-steps",
+            "150",
+            "--generator-steps",
+            "60",
             "--json",
             "--out",
             str(tmp_path),
@@ -138,6 +160,9 @@ def test_evaluator_train_saves_a_loadable_run(tmp_path: Path) -> None:
     data = json.loads(res.output)
     folder = Path(data["run_folder"])
     assert {p.name for p in folder.iterdir()} == {
+        "run.json",
+        "spec.json",
+        "result.json",
         "evaluator.pt",
         "evaluator.json",
         "generator.pt",

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from coexplore.quant import (
     BitMap,
     build_model,

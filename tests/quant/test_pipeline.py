@@ -6,6 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch import nn
+
+from coexplore.errors import ConfigError
 from coexplore.quant import (
     BitMap,
     build_model,
@@ -24,9 +27,6 @@ from coexplore.quant.synthetic import (
     low_pass,
     make_synthetic,
 )
-from torch import nn
-
-from coexplore.errors import ConfigError
 
 from .conftest import TINY, randomise_bn
 

@@ -6,10 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from typer.testing import CliRunner
+
 from coexplore.api.cli import app
 from coexplore.quant import build_model
 from coexplore.quant.pipeline import DEFAULT_METHOD
-from typer.testing import CliRunner
+from coexplore.runs import read_run
 
 from .conftest import randomise_bn
 
@@ -45,15 +47,23 @@ def test_quantize_end_to_end_on_real_test_data(tmp_path: Path, shared_data: Path
     assert rep["protocol"] == "A" and rep["bits"] == "W4A4"
     assert rep["method"]["name"] == DEFAULT_METHOD  # no --method: the bench's best recipe
     folder = Path(rep["run_folder"])
-    assert {p.name for p in folder.iterdir()} == {"report.json", "bits.json", "quantized.pt"}
+    assert {p.name for p in folder.iterdir()} == {
+        "run.json", "spec.json", "result.json", "bits.json", "quantized.pt"
+    }
+    manifest = read_run(folder)
+    assert manifest.kind == "quantize" and manifest.metrics["quant_top1"] == rep["quant_top1"]
+    assert manifest.load_spec().bits == 4
     assert json.loads((folder / "bits.json").read_text())["linear"] == [4, 4]
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--bits", "9"], "--bits must be from 2 to 8"),
-        (["--protocol", "C"], "--protocol must be A or B"),
+        (["--bits", "9"], "`bits` must be in [2, 8], but got 9"),
+        (["--protocol", "C"], "`protocol` must be one of A, B, but got 'C'"),
+        (["--model", "collections:OrderedDict"], "returned a OrderedDict, not a torch.nn.Module"),
+        (["--model", "torch.nn:Linear"], "must build the model without arguments"),
+        (["--model", "math:pi"], "not a factory"),
         (["--method", "magic"], "unknown quantization method 'magic'"),
         (["--model", "resnet99"], "unknown model 'resnet99'"),
     ],
@@ -69,11 +79,14 @@ def test_bad_files_exit_2_and_write_nothing(tmp_path: Path, weights: Path):
     bad_map.write_text(json.dumps({"layer7.conv": 4}))
     not_sd = tmp_path / "list.pt"
     torch.save([1, 2], not_sd)
+    pickled = tmp_path / "model.pt"
+    torch.save(build_model("resnet20"), pickled)  # a whole module: needs unpickling code
     bad_data = tmp_path / "nchw.npz"
     np.savez(bad_data, images=np.zeros((4, 3, 32, 32), np.uint8), labels=np.zeros(4, np.int64))
     cases = [
         (["--weights", str(weights), "--bits-map", str(bad_map)], "layer7.conv"),
         (["--weights", str(not_sd)], "holds no state dict"),
+        (["--weights", str(pickled)], "is not a plain state dict"),
         (["--weights", str(weights), "--eval-data", str(bad_data)], "(N, 32, 32, 3)"),
         (["--weights", str(tmp_path / "nope.pt")], "does not exist"),
     ]
@@ -81,6 +94,7 @@ def test_bad_files_exit_2_and_write_nothing(tmp_path: Path, weights: Path):
         res, out = _quantize(tmp_path, *args)
         assert res.exit_code == 2, (args, res.output)
         assert message in res.output, (args, res.output)
+        assert "weights_only=False" not in res.output and "Warning" not in res.output
         assert not out.exists() or not any(out.iterdir())
 
 

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 import torch
+
+from coexplore.errors import ConfigError
 from coexplore.quant import BitMap, build_model, fold_batchnorm, quantizable_layers
 from coexplore.quant.bitmap import quantize_model
 from coexplore.quant.kd import _inundation_multiplier
 from coexplore.quant.quantizers import ActQuantizer, WeightQuantizer
-
-from coexplore.errors import ConfigError
 
 from .conftest import randomise_bn
 

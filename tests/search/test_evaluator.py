@@ -12,6 +12,7 @@ torch = pytest.importorskip("torch")
 
 from coexplore.accel_model import AnalyticalModel  # noqa: E402
 from coexplore.accel_model.design_space import PARAMETERS  # noqa: E402
+from coexplore.errors import ConfigError  # noqa: E402
 from coexplore.search.evaluator import (  # noqa: E402
     Evaluator,
     EvaluatorConfig,
@@ -22,9 +23,7 @@ from coexplore.search.evaluator import (  # noqa: E402
 )
 from coexplore.search.space import OPERATORS, get_space  # noqa: E402
 
-from coexplore.errors import ConfigError  # noqa: E402
-
-TINY = EvaluatorConfig(samples=4000, pool=512, test_samples=500, train_seconds=12.0, hw_batch=32)
+TINY = EvaluatorConfig(samples=4000, pool=512, test_samples=500, train_steps=800, hw_batch=32)
 
 
 @pytest.fixture(scope="module")
@@ -152,8 +151,8 @@ def test_save_load_roundtrip_and_refusals(trained, tmp_path) -> None:
 
 
 def test_bad_config_names_rule() -> None:
-    with pytest.raises(ConfigError, match="train_seconds"):
-        EvaluatorConfig(train_seconds=-1)
+    with pytest.raises(ConfigError, match="train_steps"):
+        EvaluatorConfig(train_steps=0)
     with pytest.raises(ConfigError, match="no field"):
         EvaluatorConfig.from_dict({"widht": 3})
     assert dataclasses.asdict(TINY)["pool"] == 512
@@ -185,7 +184,7 @@ def test_generator_beats_random_configurations(trained) -> None:
 
     ev, _ = trained
     sp = ev.space
-    gen, info = train_generator(ev, GeneratorConfig(train_seconds=6.0, batch=128, width=64))
+    gen, info = train_generator(ev, GeneratorConfig(train_steps=300, batch=128, width=64))
     assert info["steps"] > 10
     costs = exhaustive_costs(sp)
     res = measure_generator(gen, costs, n_pairs=100, seed=3)

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from coexplore.accel_model import AnalyticalModel, get_design_space, get_network, pareto_mask
-from coexplore.search.hardware import Bounds, HardwareSearchSpec, run_hardware_search
 
 from coexplore import ConfigError, InfeasibleDesignError
+from coexplore.accel_model import AnalyticalModel, get_design_space, get_network, pareto_mask
+from coexplore.progress import collect
+from coexplore.search import Constraints, HardwareSweepSpec, run
+from coexplore.search.hardware import run_hardware_search
 
 
 def test_pareto_mask_matches_brute_force() -> None:
@@ -19,7 +21,7 @@ def test_pareto_mask_matches_brute_force() -> None:
 
 
 def test_search_returns_feasible_non_dominated_designs() -> None:
-    spec = HardwareSearchSpec(space="tiny", bits=(4, 8), bounds=Bounds(fps_min=200))
+    spec = HardwareSweepSpec(accel_space="tiny", bits=(4, 8), constraints=Constraints(fps_min=200))
     res = run_hardware_search(spec)
     assert res.evaluated == 2 * get_design_space("tiny").size
     assert res.pareto and all(d.fps >= 200 for d in res.pareto)
@@ -34,15 +36,28 @@ def test_search_returns_feasible_non_dominated_designs() -> None:
 
 
 def test_unmeetable_bounds_name_the_closest_design() -> None:
-    spec = HardwareSearchSpec(space="tiny", bounds=Bounds(fps_min=1e6))
+    spec = HardwareSweepSpec(accel_space="tiny", constraints=Constraints(fps_min=1e6))
     with pytest.raises(InfeasibleDesignError, match=r"Closest: .* short of 1e\+06"):
         run_hardware_search(spec)
 
 
 def test_bad_specs_are_refused() -> None:
     with pytest.raises(ConfigError, match="bits"):
-        HardwareSearchSpec(bits=(5,))
+        HardwareSweepSpec(bits=(5,))
     with pytest.raises(ConfigError, match="fps_min"):
-        Bounds(fps_min=-1)
-    spec = HardwareSearchSpec(bits=(4, 8), bounds=Bounds(fps_min=30, area_mm2_max=2))
-    assert HardwareSearchSpec.from_json(spec.to_json()) == spec
+        Constraints(fps_min=-1)
+    with pytest.raises(ConfigError, match="unknown network 'vgg'"):
+        HardwareSweepSpec(network="vgg")
+    spec = HardwareSweepSpec(bits=(4, 8), constraints=Constraints(fps_min=30, area_mm2_max=2))
+    assert HardwareSweepSpec.from_json(spec.to_json()) == spec
+
+
+def test_same_spec_gives_the_same_result_with_ordered_progress() -> None:
+    spec = HardwareSweepSpec(accel_space="tiny", bits=(4, 8), constraints=Constraints(fps_min=60))
+    events, cb = collect()
+    first = run(spec, progress=cb)
+    second = run(spec)
+    assert first.result.to_dict() | {"seconds": 0} == second.result.to_dict() | {"seconds": 0}
+    assert [e.phase for e in events] == ["pricing"] * len(events) and events
+    done = [e.done for e in events]
+    assert done == sorted(done) and done[-1] == events[-1].total == first.result.evaluated

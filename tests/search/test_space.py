@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from coexplore import ConfigError, UnknownComponentError
 from coexplore.accel_model import AnalyticalModel
 from coexplore.search.samples import Samples, accelerator_pool, generate, label, load_or_generate
 from coexplore.search.space import OPERATORS, SKIP, get_space
-
-from coexplore import ConfigError, UnknownComponentError
 
 
 def test_spaces_are_registered_with_sizes() -> None:

@@ -1,0 +1,268 @@
+"""The job specs of ``coexplore.search``: one record per kind of run.
+
+Each is a :class:`~coexplore.runs.RunSpec`: validated at construction (names are checked
+against their registries, so a bad spec fails before any work), versioned, JSON round
+trip, JSON-schema-able. The CLI builds them from flags, the REST API from request bodies.
+
+* ``hardware-sweep`` -- :class:`HardwareSweepSpec`: price every design of an accelerator space
+  for a fixed network at uniform bit-widths; keep the Pareto set under the constraints.
+* ``co-search`` -- :class:`CoSearchSpec`: architecture x per-layer bits x accelerator, on a task.
+* ``data-free`` -- :class:`DataFreeSpec`: a pretrained model's per-layer bits x accelerator, no
+  training data.
+* ``compare`` -- :class:`CompareSpec`: several strategies on one co-search problem.
+* ``evaluator`` -- :class:`EvaluatorSpec`: train the DANCE evaluator and hardware generator.
+* ``quantize`` -- :class:`coexplore.quant.QuantSpec` (registered by ``coexplore.quant.spec``).
+
+The co-search, data-free and compare kinds are the seams issues #13 and #15 build on: their
+specs exist and validate, their strategies are not registered yet (running one names what
+is available).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from coexplore.accel_model import DESIGN_SPACES, network_names
+from coexplore.config import check_choice, check_range
+from coexplore.errors import ConfigError
+from coexplore.quant.spec import QuantSpec
+from coexplore.runs import RunSpec, register_spec
+from coexplore.search.constraints import Constraints
+from coexplore.search.objectives import OBJECTIVES
+from coexplore.search.space import BITS, SPACES
+
+__all__ = [
+    "OBJECTIVES",
+    "HardwareSweepSpec",
+    "CoSearchSpec",
+    "DataFreeSpec",
+    "CompareSpec",
+    "EvaluatorSpec",
+    "QuantSpec",
+]
+
+def check_bits_options(name: str, bits: tuple[int, ...]) -> None:
+    """Raises ConfigError unless ``bits`` is a non-empty set of search bit-widths."""
+    if not bits:
+        raise ConfigError(f"`{name}` needs at least one bit-width, e.g. 8 or 4,8.")
+    for b in bits:
+        if b not in BITS:
+            raise ConfigError(
+                f"`{name}` must be chosen from {', '.join(map(str, BITS))}, but got {b!r}."
+            )
+    if len(set(bits)) != len(bits):
+        raise ConfigError(f"`{name}` lists a bit-width twice: {bits}.")
+
+
+def _check_name(what: str, value: str, names: list[str], fix: str) -> None:
+    if value.lower() not in names:
+        raise ConfigError(
+            f"unknown {what} {value!r}; choose one of: {', '.join(names)}. {fix}".rstrip()
+        )
+
+
+@register_spec
+@dataclasses.dataclass(frozen=True)
+class HardwareSweepSpec(RunSpec):
+    """Sweep an accelerator space for a fixed network at uniform bit-widths.
+
+    Args:
+        network: Built-in workload (``search networks``).
+        accel_space: Accelerator design space (``edge``, ``tiny``...).
+        bits: Uniform weight/activation bit-widths to try.
+        batch: Images per inference call.
+        constraints: Hard bounds every kept design meets.
+
+    Example:
+        >>> HardwareSweepSpec(constraints=Constraints(fps_min=30)).label
+        'hw-resnet20'
+    """
+
+    kind = "hardware-sweep"
+
+    network: str = "resnet20"
+    accel_space: str = "edge"
+    bits: tuple[int, ...] = (8,)
+    batch: int = 1
+    constraints: Constraints = dataclasses.field(default_factory=Constraints)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_name("network", self.network, network_names(), "See `search networks`.")
+        _check_name("accelerator space", self.accel_space, DESIGN_SPACES.names(), "")
+        check_bits_options("bits", self.bits)
+        check_range("batch", self.batch, 1, 1024)
+
+    @property
+    def label(self) -> str:
+        return f"hw-{self.network}"
+
+
+@register_spec
+@dataclasses.dataclass(frozen=True)
+class CoSearchSpec(RunSpec):
+    """Co-search architecture, per-layer bits and accelerator on a task (issue #13).
+
+    Args:
+        strategy: A registered strategy (``dance-hdx``, ``dance-soft``...).
+        task: Labelled data (``digits`` is built in; others read ``data``).
+        data: Folder or file of the task's data, when it is not built in.
+        space: Joint search space (``search spaces``).
+        constraints: Hard bounds.
+        objective: Hardware cost minimised beside cross-entropy.
+        cost_weight: lambda in CE + lambda * cost.
+        steps: Search steps (architecture updates); the budget is in steps, not seconds.
+        warmup_steps: Weight-only steps before the architecture is updated.
+        top_k: Distinct winners derived from the final logits.
+        max_seconds: Optional wall-clock cap (a safety net; 0 = none).
+        quantize: Hand the winners to the zero-shot quantization core.
+        device: ``auto``, ``cpu`` or ``cuda``.
+        seed: Seed of data splits, initialisation and sampling.
+    """
+
+    kind = "co-search"
+
+    strategy: str = "dance-hdx"
+    task: str = "digits"
+    data: str | None = None
+    space: str = "mbv2-cifar"
+    constraints: Constraints = dataclasses.field(default_factory=Constraints)
+    objective: str = "edp"
+    cost_weight: float = 0.1
+    steps: int = 2000
+    warmup_steps: int = 500
+    top_k: int = 3
+    max_seconds: float = 0.0
+    quantize: bool = True
+    device: str = "auto"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_name("joint space", self.space, SPACES.names(), "See `search spaces`.")
+        check_choice("objective", self.objective, OBJECTIVES)
+        check_choice("device", self.device, ("auto", "cpu", "cuda"))
+        check_range("cost_weight", self.cost_weight, 0.0, 1e6)
+        check_range("steps", self.steps, 1, 10_000_000)
+        check_range("warmup_steps", self.warmup_steps, 0, 10_000_000)
+        check_range("top_k", self.top_k, 1, 100)
+        check_range("max_seconds", self.max_seconds, 0.0, 7 * 86_400)
+        check_range("seed", self.seed, 0, 2**31 - 1)
+
+    @property
+    def label(self) -> str:
+        return f"cosearch-{self.strategy}-{self.task}"
+
+
+@register_spec
+@dataclasses.dataclass(frozen=True)
+class DataFreeSpec(RunSpec):
+    """Per-layer bits and accelerator for a pretrained model, without its data (issue #15).
+
+    Args:
+        model: A built-in model name or ``package.module:factory``.
+        weights: Its trained weights (a state dict).
+        eval_data: Optional test data to score the winners on.
+        accel_space: Accelerator design space.
+        bits: Bit-widths each layer may take.
+        constraints: Hard bounds.
+        objective: Hardware cost to minimise.
+        steps: Search steps.
+        device, seed: As for the co-search.
+    """
+
+    kind = "data-free"
+
+    model: str = "resnet20"
+    weights: str | None = None
+    eval_data: str | None = None
+    accel_space: str = "edge"
+    bits: tuple[int, ...] = BITS
+    constraints: Constraints = dataclasses.field(default_factory=Constraints)
+    objective: str = "edp"
+    steps: int = 500
+    device: str = "auto"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_name("accelerator space", self.accel_space, DESIGN_SPACES.names(), "")
+        check_bits_options("bits", self.bits)
+        check_choice("objective", self.objective, OBJECTIVES)
+        check_choice("device", self.device, ("auto", "cpu", "cuda"))
+        check_range("steps", self.steps, 1, 10_000_000)
+        check_range("seed", self.seed, 0, 2**31 - 1)
+
+    @property
+    def label(self) -> str:
+        return f"datafree-{self.model}"
+
+
+@register_spec
+@dataclasses.dataclass(frozen=True)
+class CompareSpec(RunSpec):
+    """Several strategies on the same co-search problem, budget and seeds (issue #15).
+
+    Args:
+        problem: The co-search every strategy runs (its ``strategy`` field is replaced).
+        strategies: Strategy names.
+        seeds: Seeds per strategy (0, 1, ...).
+    """
+
+    kind = "compare"
+
+    problem: CoSearchSpec = dataclasses.field(default_factory=CoSearchSpec)
+    strategies: tuple[str, ...] = ("dance-hdx", "dance-soft", "random")
+    seeds: int = 1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.strategies:
+            raise ConfigError("`strategies` needs at least one strategy name.")
+        check_range("seeds", self.seeds, 1, 100)
+
+    @property
+    def label(self) -> str:
+        return "compare"
+
+
+@register_spec
+@dataclasses.dataclass(frozen=True)
+class EvaluatorSpec(RunSpec):
+    """Train the DANCE evaluator on cost-model labels and the hardware generator through it.
+
+    Args:
+        space: Joint search space (``search spaces``).
+        objective: The generator's objective.
+        constraints: Bounds the generator is trained to meet (hinge penalties).
+        samples: Labelled training designs.
+        train_steps: Evaluator optimiser steps.
+        generator_steps: Generator optimiser steps.
+        max_seconds: Optional wall-clock cap on each training (0 = none).
+        seed: Seed.
+    """
+
+    kind = "evaluator"
+
+    space: str = "mbv2-cifar"
+    objective: str = "edp"
+    constraints: Constraints = dataclasses.field(default_factory=Constraints)
+    samples: int = 200_000
+    train_steps: int = 9600
+    generator_steps: int = 2200
+    max_seconds: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_name("joint space", self.space, SPACES.names(), "See `search spaces`.")
+        check_choice("objective", self.objective, OBJECTIVES)
+        check_range("samples", self.samples, 100, 10_000_000)
+        check_range("train_steps", self.train_steps, 1, 100_000_000)
+        check_range("generator_steps", self.generator_steps, 1, 100_000_000)
+        check_range("max_seconds", self.max_seconds, 0.0, 7 * 86_400)
+        check_range("seed", self.seed, 0, 2**31 - 1)
+
+    @property
+    def label(self) -> str:
+        return f"evaluator-{self.space}"
