@@ -87,11 +87,8 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         if value is None and type(None) in args:
             return None
         for arg in args:
-            if arg is not type(None):
-                try:
-                    return _coerce(arg, value, where)
-                except ConfigError:
-                    continue
+            if arg is not type(None) and _matches(arg, value):
+                return _coerce(arg, value, where)
         return value  # let the record's own checks explain
     if isinstance(hint, type) and issubclass(hint, ConfigBase):
         return hint.from_dict(value) if isinstance(value, dict) else value
@@ -104,6 +101,18 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         item = args[1] if len(args) == 2 else Any
         return {k: _coerce(item, v, where) for k, v in value.items()}
     return value
+
+
+def _matches(hint: Any, value: Any) -> bool:
+    """Whether a JSON value has the shape of ``hint`` (to pick the arm of a union)."""
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        return isinstance(value, list | tuple)
+    if origin is dict or (isinstance(hint, type) and issubclass(hint, ConfigBase)):
+        return isinstance(value, dict)
+    if isinstance(hint, type):
+        return isinstance(value, hint)
+    return True
 
 
 _SCALARS = {int: "integer", float: "number", str: "string", bool: "boolean", type(None): "null"}

@@ -39,7 +39,6 @@ __all__ = [
 ]
 
 
-
 @dataclass(frozen=True)
 class LayerBits:
     w_bits: int

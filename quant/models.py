@@ -184,7 +184,8 @@ def load_state_dict_file(path: str | Path) -> OrderedDict[str, torch.Tensor]:
             warnings.simplefilter("ignore")
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "weights only load failed" not in str(exc).lower():
+        text = str(exc).lower()  # torch names the classes a pickle needs ("global")
+        if "unsupported global" not in text and "can still be loaded" not in text:
             raise ConfigError(
                 f"{str(path)!r} is not a loadable torch checkpoint (it cannot be unpickled), "
                 "so it was not loaded; save one with torch.save(model.state_dict(), path)."

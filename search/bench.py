@@ -58,9 +58,7 @@ def run_evaluator_bench(
     return out
 
 
-def _bench_networks(
-    sp: JointSpace, pairs: int, seed: int, progress: ProgressFn | None
-) -> dict:
+def _bench_networks(sp: JointSpace, pairs: int, seed: int, progress: ProgressFn | None) -> dict:
     import torch
 
     from coexplore.search.evaluator import EvaluatorConfig, train_evaluator

@@ -335,8 +335,6 @@ def _migrate_config(data: dict[str, Any]) -> dict[str, Any]:
     data = dict(data)
     old = {"min_fps": "fps_min", "max_area_mm2": "area_mm2_max", "max_power_mw": "power_mw_max"}
     if any(k in data for k in old):
-        data["constraints"] = {
-            new: (data.pop(k, 0.0) or None) for k, new in old.items()
-        }
+        data["constraints"] = {new: (data.pop(k, 0.0) or None) for k, new in old.items()}
     data.pop("train_seconds", None)
     return data

@@ -41,6 +41,7 @@ __all__ = [
     "QuantSpec",
 ]
 
+
 def check_bits_options(name: str, bits: tuple[int, ...]) -> None:
     """Raises ConfigError unless ``bits`` is a non-empty set of search bit-widths."""
     if not bits:

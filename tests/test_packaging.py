@@ -146,3 +146,53 @@ def test_layering_is_respected() -> None:
                 if any(imp == h or imp.startswith(h + ".") for h in higher):
                     violations.append(f"{py.relative_to(ROOT)} imports {imp}")
     assert not violations, violations
+
+
+def test_nothing_below_api_imports_it() -> None:
+    lower = {k: ROOT / k for k in ("accel_model", "quant", "search", "coexplore")}
+    offenders = [
+        f"{folder}/{py.relative_to(path)} imports {imp}"
+        for folder, path in lower.items()
+        for py in path.rglob("*.py")
+        for imp in _imports(py)
+        if imp == "coexplore.api" or imp.startswith("coexplore.api.")
+    ]
+    assert not offenders, offenders
+
+
+def _module_graph(root: Path) -> dict[str, set[str]]:
+    """Module -> the project modules it imports (``from pkg import mod`` counts as ``pkg.mod``);
+    packages' ``__init__`` re-exports are left out, they import their own modules by design."""
+    folders = {"coexplore": root / "coexplore", **{v: root / k for k, v in FOLDERS.items()}}
+    names: dict[str, Path] = {}
+    for pkg, folder in folders.items():
+        for py in folder.rglob("*.py"):
+            if py.name != "__init__.py":
+                rel = py.relative_to(folder).with_suffix("")
+                names[".".join([pkg, *rel.parts])] = py
+    graph: dict[str, set[str]] = {}
+    for name, py in names.items():
+        out: set[str] = set()
+        for node in ast.walk(ast.parse(py.read_text())):
+            if isinstance(node, ast.Import):
+                out |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                out |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+        graph[name] = {m for m in out if m in names and m != name}
+    return graph
+
+
+def test_no_import_cycles_between_modules() -> None:
+    graph = _module_graph(ROOT)
+    cycles = []
+    for start in graph:
+        seen, todo = set(), list(graph[start])
+        while todo:
+            m = todo.pop()
+            if m == start:
+                cycles.append(start)
+                break
+            if m not in seen:
+                seen.add(m)
+                todo += graph[m]
+    assert not cycles, cycles

@@ -284,5 +284,3 @@ class Evaluator(nn.Module):
             "area_mm2": out[:, 2].exp(),
             "power_mw": energy_uj * 1e-3 / latency_s,
         }
-
-

@@ -1,7 +1,6 @@
 """Saving and loading a trained evaluator; a stale one (other space, other cost model) is
 refused."""
 
-
 from __future__ import annotations
 
 import json
@@ -95,5 +94,3 @@ def load_evaluator(
     ev.load_state_dict(torch.load(weights, weights_only=True))
     ev.eval()
     return ev, meta
-
-

@@ -4,7 +4,6 @@ The budget is in optimiser steps, so one seed gives the same network on any mach
 ``max_seconds`` is only a safety cap (0 = none).
 """
 
-
 from __future__ import annotations
 
 import dataclasses
@@ -141,6 +140,7 @@ def _train_evaluator(
     sp = get_space(space) if isinstance(space, str) else space
     cfg = config or EvaluatorConfig()
     model = model or AnalyticalModel()
+
     def say(message: str) -> None:
         emit(progress, "evaluator", step, cfg.train_steps, message)
 
@@ -399,5 +399,3 @@ def evaluate_evaluator(ev: Evaluator, test: Samples) -> dict[str, Any]:
         "predictions_per_s": rate,
         "inference_repeats": INFERENCE_REPEATS,
     }
-
-

@@ -48,7 +48,11 @@ def test_quantize_end_to_end_on_real_test_data(tmp_path: Path, shared_data: Path
     assert rep["method"]["name"] == DEFAULT_METHOD  # no --method: the bench's best recipe
     folder = Path(rep["run_folder"])
     assert {p.name for p in folder.iterdir()} == {
-        "run.json", "spec.json", "result.json", "bits.json", "quantized.pt"
+        "run.json",
+        "spec.json",
+        "result.json",
+        "bits.json",
+        "quantized.pt",
     }
     manifest = read_run(folder)
     assert manifest.kind == "quantize" and manifest.metrics["quant_top1"] == rep["quant_top1"]
@@ -144,3 +148,24 @@ def test_bench_zsq_keeps_finished_rows_when_cut_short(tmp_path: Path, weights: P
     assert partial["partial"] is True
     assert [r["label"] for r in partial["rows"]] == ["W8A8", "W4A4"]
     assert set(partial["rows"][0]["drop"]) == {"lossless"}
+
+
+def test_quantize_job_emits_ordered_progress_and_a_manifest(tmp_path: Path, weights: Path):
+    from coexplore.progress import collect
+    from coexplore.quant import QuantSpec
+    from coexplore.runs import save_run
+    from coexplore.search import run
+
+    spec = QuantSpec(weights=str(weights), bits=4, images=16, synthetic_steps=2, recon_iters=2,
+                     cache_dir=str(tmp_path / "cache"))  # fmt: skip
+    events, cb = collect()
+    res = run(spec, progress=cb)
+    phases = [e.phase for e in events]
+    assert phases[0] == "synthetic" and "reconstruct" in phases
+    order = list(dict.fromkeys(phases))
+    assert phases == sorted(phases, key=order.index)  # each phase runs once, in one block
+    for phase in order:
+        done = [e.done for e in events if e.phase == phase]
+        assert done == sorted(done)
+    m = read_run(save_run(res, tmp_path / "runs"))
+    assert m.kind == "quantize" and m.load_spec() == spec and m.metrics["bits"] == "W4A4"

@@ -205,3 +205,27 @@ def test_unknown_objective_lists_valid_ones() -> None:
 
     with pytest.raises(ConfigError, match="edp"):
         GeneratorConfig(objective="speed")
+
+
+def test_same_seed_and_steps_give_the_same_networks_with_ordered_progress() -> None:
+    from coexplore.progress import collect
+    from coexplore.search.generator import GeneratorConfig, train_generator
+
+    cfg = EvaluatorConfig(samples=2000, pool=256, test_samples=200, train_steps=120, hw_batch=16)
+    gcfg = GeneratorConfig(train_steps=60, batch=64, width=32)
+    events, cb = collect()
+    ev1, m1 = train_evaluator("tiny", cfg, progress=cb)
+    gen1, _ = train_generator(ev1, gcfg, progress=cb)
+    ev2, m2 = train_evaluator("tiny", cfg)
+    gen2, _ = train_generator(ev2, gcfg)
+    for a, b in ((ev1, ev2), (gen1, gen2)):
+        for (k, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+            assert torch.equal(x, y), k
+    assert m1["steps"] == 120 and m1["mape"] == m2["mape"]
+    phases = [e.phase for e in events]
+    assert phases[0] == "labelling" and phases[-1] == "generator" and "evaluator" in phases
+    # phases do not interleave, and each one counts up to its total
+    assert phases == sorted(phases, key=["labelling", "evaluator", "generator"].index)
+    for phase, total in (("evaluator", 120), ("generator", 60)):
+        done = [e.done for e in events if e.phase == phase]
+        assert done == sorted(done) and done[-1] == total
