@@ -69,7 +69,7 @@ from coexplore.accel_model.accelerator import DATAFLOWS, Accelerator, Accelerato
 from coexplore.accel_model.report import CostBatch, CostReport, LayerCost, reason_text
 from coexplore.accel_model.systolic import fold_pipeline
 from coexplore.accel_model.tech import DEFAULT_TECH, Tech
-from coexplore.accel_model.workload import LayerArrays, Workload
+from coexplore.accel_model.workload import BIT_RANGE, LayerArrays, Workload
 from coexplore.errors import ConfigError
 
 __all__ = ["CostModel", "AnalyticalModel", "LayerMapping", "LEVELS"]
@@ -520,8 +520,9 @@ def _bits(value: np.ndarray, n_layers: int, m: int, name: str) -> np.ndarray:
         raise ConfigError(
             f"`{name}` must have shape ({n_layers},) or ({n_layers}, {m}), got {arr.shape}."
         )
-    if np.any(arr < 2) or np.any(arr > 16):
-        raise ConfigError(f"`{name}` must lie in [2, 16], got values {np.unique(arr)}.")
+    low, high = BIT_RANGE
+    if np.any(arr < low) or np.any(arr > high):
+        raise ConfigError(f"`{name}` must lie in [{low}, {high}], got values {np.unique(arr)}.")
     return arr
 
 

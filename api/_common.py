@@ -91,11 +91,14 @@ class ProgressView:
     terminal, timestamped lines (one per phase change or every 10 s) in logs, nothing when
     quiet (``--json``).
 
+    Events of the phases in ``lines`` are results worth keeping (a bench row): each is
+    printed as a line of its own, above the bars.
+
     Use as a context manager; the instance is the ``progress`` callback.
     """
 
-    def __init__(self, quiet: bool = False) -> None:
-        self.quiet = quiet
+    def __init__(self, quiet: bool = False, lines: tuple[str, ...] = ()) -> None:
+        self.quiet, self.lines = quiet, lines
         self.t0 = time.perf_counter()
         self.bar: Any = None
         self.tasks: dict[str, Any] = {}
@@ -123,6 +126,13 @@ class ProgressView:
 
     def __call__(self, event: Any) -> None:
         if self.quiet:
+            return
+        if event.phase in self.lines:
+            line = f"[{time.perf_counter() - self.t0:6.0f} s] {event.message}"
+            if self.bar is None:
+                typer.echo(line, err=True)
+            else:
+                self.bar.console.print(line, markup=False, highlight=False)
             return
         if self.bar is None:
             now = time.perf_counter() - self.t0

@@ -7,13 +7,12 @@ is imported only when one of these commands runs.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from coexplore.api._common import echo_json, guard, run_job, save
+from coexplore.api._common import ProgressView, echo_json, guard, run_job, save
 from coexplore.errors import ConfigError
 from coexplore.runs import atomic_write
 
@@ -110,12 +109,6 @@ def _bench_zsq(
 
     data_dir = data_dir or default_data_dir()
     weights = weights or data_dir / "weights" / "akamaster_resnet20-12fca82f.th"
-    t0 = time.perf_counter()
-
-    def say(message: str) -> None:
-        if not as_json:
-            typer.echo(f"[{time.perf_counter() - t0:6.0f} s] {message}", err=True)
-
     budget = ZSQBudget(images, synthetic_steps, recon_iters, kd_steps)
     partial = out.with_suffix(".partial.json")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -123,11 +116,13 @@ def _bench_zsq(
     def checkpoint(res: dict) -> None:  # what a run cut short keeps
         atomic_write(partial, json.dumps(res, indent=2, default=float) + "\n")
 
-    say(f"rows are saved as they finish to {partial}")
-    res = run_zsq_bench(
-        weights, data_dir, resolve_device(device), budget, ablation, say=say,
-        headline=headline, seeds=seed_list, checkpoint=checkpoint,
-    )  # fmt: skip
+    if not as_json:
+        typer.echo(f"rows are saved as they finish to {partial}", err=True)
+    with ProgressView(as_json, lines=("bench",)) as view:
+        res = run_zsq_bench(
+            weights, data_dir, resolve_device(device), budget, ablation, progress=view,
+            headline=headline, seeds=seed_list, checkpoint=checkpoint,
+        )  # fmt: skip
     command = (
         f"search bench zsq --images {images} --synthetic-steps {synthetic_steps} "
         f"--recon-iters {recon_iters} --kd-steps {kd_steps}"

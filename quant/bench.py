@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from coexplore.errors import ConfigError
+from coexplore.progress import ProgressFn, emit
 from coexplore.quant.bitmap import BitMap
 from coexplore.quant.data import load_test_set
 from coexplore.quant.evaluate import describe_device, peak_memory_mb, top1
@@ -31,7 +32,6 @@ from coexplore.quant.synthetic import load_or_make_synthetic
 __all__ = ["ZSQBudget", "run_zsq_bench", "render_zsq_markdown", "summarise_ablation", "ANCHORS"]
 
 log = logging.getLogger(__name__)
-Say = Callable[[str], None]
 
 #: ResNet-20 CIFAR-10 (RESEARCH.md): FP 93.89; top-1 of each method; protocol A.
 ANCHORS = {
@@ -95,7 +95,7 @@ def run_zsq_bench(
     budget: ZSQBudget,
     ablation: bool = True,
     ablation_bits: int = 3,
-    say: Say | None = None,
+    progress: ProgressFn | None = None,
     headline: bool = True,
     seeds: Sequence[int] = (0,),
     checkpoint: Callable[[dict], None] | None = None,
@@ -108,7 +108,11 @@ def run_zsq_bench(
     short (a time limit, a crash) keeps what it measured."""
     if not seeds or len(set(seeds)) != len(seeds):
         raise ConfigError(f"seeds must be distinct and at least one; got {list(seeds)}.")
-    say = say or (lambda _m: None)
+    finished = 0
+
+    def say(message: str, **metrics: float) -> None:
+        emit(progress, "bench", finished, None, message, **metrics)
+
     lossless = data_dir / "cifar10_test_first1017.npz"
     jpeg = data_dir / "cifar10_test_jpegq75_10k.npz"
     if not lossless.is_file():
@@ -130,9 +134,7 @@ def run_zsq_bench(
     def run(label: str, method: Method, bitmap: BitMap) -> dict:
         method = budget.apply(method)
         t = time.perf_counter()
-        synth = load_or_make_synthetic(
-            teacher, method.synthetic, device, cache, lambda _d, _t, msg: say(msg)
-        )
+        synth = load_or_make_synthetic(teacher, method.synthetic, device, cache, progress)
         key = method.synthetic.to_json()
         if not synth.from_cache:
             made[key] = synth.seconds
@@ -153,6 +155,8 @@ def run_zsq_bench(
             "phase_seconds": res.seconds,
             "layers": res.layer_table(),
         }
+        nonlocal finished
+        finished += 1
         say(
             f"{label}: {method.name} {bitmap.label()} protocol {bitmap.protocol}: top-1 "
             f"{acc['lossless']:.2f} (drop {row['drop']['lossless']:.2f}) in {seconds:.0f} s"

@@ -18,13 +18,13 @@ Parts (each switched by :class:`KDConfig`):
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from coexplore.progress import ProgressFn, emit
 from coexplore.quant.bitmap import quant_layers
 from coexplore.quant.quantizers import QuantConv2d, QuantLinear
 from coexplore.quant.synthetic import SyntheticSet
@@ -32,7 +32,6 @@ from coexplore.quant.synthetic import SyntheticSet
 __all__ = ["KDConfig", "distill"]
 
 log = logging.getLogger(__name__)
-Progress = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True)
@@ -113,7 +112,7 @@ def distill(
     synthetic: SyntheticSet,
     config: KDConfig,
     device: torch.device,
-    progress: Progress | None = None,
+    progress: ProgressFn | None = None,
 ) -> dict:
     """Fine-tunes ``student`` (a quantized model) in place; returns loss and flip stats."""
     gen = torch.Generator().manual_seed(synthetic.config.seed + 1)
@@ -186,8 +185,8 @@ def distill(
             for s in scales:
                 s.data.clamp_(min=1e-8)
         losses.append(float(loss.detach()))
-        if progress and (step + 1) % max(1, config.steps // 20) == 0:
-            progress(step + 1, config.steps, f"distill step {step + 1}: loss {losses[-1]:.4f}")
+        if (step + 1) % max(1, config.steps // 20) == 0:
+            emit(progress, "distill", step + 1, config.steps, f"step {step + 1}", loss=losses[-1])
     for w in weights:
         w.requires_grad_(False)
     for s in scales:

@@ -13,14 +13,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from coexplore.errors import ConfigError
-from coexplore.progress import ProgressFn, emit
+from coexplore.progress import ProgressFn
 from coexplore.quant.bitmap import (
     BitMap,
     fold_batchnorm,
@@ -212,14 +211,9 @@ def quantize(
     teacher = _frozen_copy(model).to(device)
     seconds: dict[str, float] = {}
 
-    def phase(name: str) -> Callable[[int, int, str], None] | None:
-        return (lambda d, t, msg: emit(progress, name, d, t, msg)) if progress else None
-
     t = time.perf_counter()
     if synthetic is None:
-        synthetic = load_or_make_synthetic(
-            teacher, method.synthetic, device, cache_dir, phase("synthetic")
-        )
+        synthetic = load_or_make_synthetic(teacher, method.synthetic, device, cache_dir, progress)
     seconds["synthetic"] = synthetic.seconds if not synthetic.from_cache else 0.0
     seconds["synthetic_load"] = time.perf_counter() - t
     data = synthetic.images
@@ -234,14 +228,14 @@ def quantize(
     if method.recon is not None:
         t = time.perf_counter()
         recon_report = reconstruct(
-            folded, qmodel, data, method.recon, device, phase("reconstruct"),
+            folded, qmodel, data, method.recon, device, progress,
             seed=method.synthetic.seed,
         )  # fmt: skip
         seconds["reconstruct"] = time.perf_counter() - t
     kd_report: dict = {}
     if method.kd is not None:
         t = time.perf_counter()
-        kd_report = distill(teacher, qmodel, synthetic, method.kd, device, phase("distill"))
+        kd_report = distill(teacher, qmodel, synthetic, method.kd, device, progress)
         seconds["distill"] = time.perf_counter() - t
     qmodel.eval()
     return QuantResult(qmodel, bitmap, method, synthetic, seconds, recon_report, kd_report)

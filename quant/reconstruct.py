@@ -21,19 +21,18 @@ regulariser with beta annealed from 20 to 2 after a 20 % warm-up (BRECQ's schedu
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from coexplore.progress import ProgressFn, emit
 from coexplore.quant.bitmap import quant_layers
 from coexplore.quant.quantizers import QuantConv2d, QuantLinear
 
 __all__ = ["ReconConfig", "find_units", "calibrate_activations", "reconstruct"]
 
 log = logging.getLogger(__name__)
-Progress = Callable[[int, int, str], None]
 _QUANT = (QuantConv2d, QuantLinear)
 
 
@@ -124,7 +123,7 @@ def reconstruct(
     data: torch.Tensor,
     config: ReconConfig,
     device: torch.device,
-    progress: Progress | None = None,
+    progress: ProgressFn | None = None,
     seed: int = 0,
 ) -> list[dict]:
     """Reconstructs ``qmodel`` in place, unit by unit; returns per-unit losses.
@@ -152,8 +151,7 @@ def reconstruct(
         loss_after = _unit_loss(q_unit, x_q, y_fp, device)
         report.append({"unit": name, "loss_before": loss_before, "loss_after": loss_after})
         log.info("unit %s: output error %.4g -> %.4g", name, loss_before, loss_after)
-        if progress:
-            progress(ui + 1, len(units), f"reconstructed {name}")
+        emit(progress, "reconstruct", ui + 1, len(units), f"reconstructed {name}")
     return report
 
 

@@ -39,6 +39,7 @@ from torch import nn
 
 from coexplore.config import ConfigBase, check_choice, check_range
 from coexplore.errors import ConfigError
+from coexplore.progress import ProgressFn, emit
 from coexplore.runs import atomic_write
 
 __all__ = [
@@ -53,7 +54,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
-Progress = Callable[[int, int, str], None]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -221,7 +221,7 @@ def make_synthetic(
     teacher: nn.Module,
     config: SyntheticConfig,
     device: str | torch.device = "cpu",
-    progress: Progress | None = None,
+    progress: ProgressFn | None = None,
 ) -> SyntheticSet:
     """Makes a synthetic set from ``teacher`` (left unchanged; BN layers in eval mode).
 
@@ -246,8 +246,7 @@ def make_synthetic(
             x = _optimise_batch(teacher, stats, config, y, size, gen, device)
             images.append(x.detach().cpu())
             labels.append(y.cpu())
-            if progress:
-                progress(bi + 1, n_batches, f"synthetic batch {bi + 1}/{n_batches}")
+            emit(progress, "synthetic", bi + 1, n_batches, f"synthetic batch {bi + 1}/{n_batches}")
     finally:
         stats.remove()
     return SyntheticSet(torch.cat(images), torch.cat(labels), config, time.perf_counter() - t0)
@@ -309,7 +308,7 @@ def load_or_make_synthetic(
     config: SyntheticConfig,
     device: str | torch.device = "cpu",
     cache_dir: str | Path | None = None,
-    progress: Progress | None = None,
+    progress: ProgressFn | None = None,
 ) -> SyntheticSet:
     """The cached set for (teacher, config) if there is one, else a new one, cached
     atomically under ``cache_dir`` (default :func:`default_cache_dir`)."""

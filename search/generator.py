@@ -96,7 +96,7 @@ class HardwareGenerator(nn.Module):
         super().__init__()
         self.space = space
         self.sizes = tuple(space.hardware.sizes)
-        n_in = space.n_slots * (space.n_ops + len(space.bits))
+        n_in = space.arch_dim
         self.net = nn.Sequential(
             nn.Linear(n_in, width),
             nn.SiLU(),
@@ -115,14 +115,10 @@ class HardwareGenerator(nn.Module):
     def generate(self, ops: np.ndarray, bits: np.ndarray) -> np.ndarray:
         """Accelerator choice indices (n, params): the argmax per parameter."""
         arch = torch.as_tensor(
-            self.space.encode(ops, bits, self._any_hw(len(ops)))[:, : self._n_arch]
+            self.space.encode(ops, bits, self._any_hw(len(ops)))[:, : self.space.arch_dim]
         )
         with torch.no_grad():
             return np.stack([lg.argmax(dim=1).numpy() for lg in self(arch)], axis=1)
-
-    @property
-    def _n_arch(self) -> int:
-        return self.space.n_slots * (self.space.n_ops + len(self.space.bits))
 
     def _any_hw(self, n: int) -> np.ndarray:
         return np.zeros((n, len(self.sizes)), dtype=np.int64)
@@ -159,7 +155,7 @@ def _train_generator(
     for p in ev.parameters():
         p.requires_grad_(False)
     opt = torch.optim.Adam(gen.parameters(), lr=cfg.lr)
-    n_arch = gen._n_arch
+    n_arch = sp.arch_dim
     t0 = time.perf_counter()
     step, seed, loss_v = 0, cfg.seed, float("nan")
     while (frac := step / cfg.train_steps) < 1.0:

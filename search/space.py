@@ -54,15 +54,15 @@ class Slot:
     in_channels: int
     out_channels: int
     stride: int
-    in_hw: int
+    in_size: int
 
     @property
     def allows_skip(self) -> bool:
         return self.stride == 1 and self.in_channels == self.out_channels
 
     @property
-    def out_hw(self) -> int:
-        return math.ceil(self.in_hw / self.stride)
+    def out_size(self) -> int:
+        return math.ceil(self.in_size / self.stride)
 
     def layers(self, op: int, bits: int) -> tuple[Layer, ...]:
         """The layers of operator ``op`` at ``bits`` (none for ``skip``)."""
@@ -75,15 +75,15 @@ class Slot:
             return ()
         k, e = OPERATORS[op]
         hidden = self.in_channels * e
-        hw = self.in_hw
+        size = self.in_size  # feature-map height = width
         return (
             Layer(
                 f"{self.name}.expand",
                 "pointwise",
                 self.in_channels,
                 hidden,
-                hw,
-                hw,
+                size,
+                size,
                 w_bits=bits,
                 a_bits=bits,
             ),
@@ -92,8 +92,8 @@ class Slot:
                 "depthwise",
                 hidden,
                 hidden,
-                hw,
-                hw,
+                size,
+                size,
                 k,
                 k,
                 self.stride,
@@ -107,8 +107,8 @@ class Slot:
                 "pointwise",
                 hidden,
                 self.out_channels,
-                self.out_hw,
-                self.out_hw,
+                self.out_size,
+                self.out_size,
                 w_bits=bits,
                 a_bits=bits,
             ),
@@ -206,12 +206,33 @@ class JointSpace:
                 f"encodings of space {self.name!r} have shape (n, {self.encoding_dim}), "
                 f"got {enc.shape}."
             )
-        n, a, b = enc.shape[0], self.n_slots * self.n_ops, self.n_slots * len(self.bits)
+        n = enc.shape[0]
         return (
-            enc[:, :a].reshape(n, self.n_slots, self.n_ops),
-            enc[:, a : a + b].reshape(n, self.n_slots, len(self.bits)),
-            enc[:, a + b :],
+            enc[:, self.ops_slice].reshape(n, self.n_slots, self.n_ops),
+            enc[:, self.bits_slice].reshape(n, self.n_slots, len(self.bits)),
+            enc[:, self.hw_slice],
         )
+
+    # -- the layout of an encoding: [operators | bits | accelerator] -------------------------
+    @property
+    def ops_slice(self) -> slice:
+        """Columns of the operator one-hots, slot-major (S * O)."""
+        return slice(0, self.n_slots * self.n_ops)
+
+    @property
+    def bits_slice(self) -> slice:
+        """Columns of the bit-width one-hots, slot-major (S * B)."""
+        return slice(self.ops_slice.stop, self.ops_slice.stop + self.n_slots * len(self.bits))
+
+    @property
+    def arch_dim(self) -> int:
+        """Width of the (architecture, bits) part, which precedes the accelerator part."""
+        return self.bits_slice.stop
+
+    @property
+    def hw_slice(self) -> slice:
+        """Columns of the accelerator parameters' one-hots."""
+        return slice(self.arch_dim, self.encoding_dim)
 
     def decode(self, encoding: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Encodings (hard or relaxed probabilities) -> index arrays, by argmax per block;
@@ -248,14 +269,14 @@ def _mbv2_like(
 ) -> JointSpace:
     """A 32x32 space: stem conv, stages of (out channels, slots, first stride), 1x1 head."""
     stem = (Layer("stem", "conv", 3, stem_out, 32, 32, 3, 3, 1, 1),)
-    slots, c, hw = [], stem_out, 32
+    slots, c, size = [], stem_out, 32
     for s_idx, (out, n, stride) in enumerate(stages, start=1):
         for j in range(n):
-            slot = Slot(f"s{s_idx}.{j}", c, out, stride if j == 0 else 1, hw)
+            slot = Slot(f"s{s_idx}.{j}", c, out, stride if j == 0 else 1, size)
             slots.append(slot)
-            c, hw = out, slot.out_hw
+            c, size = out, slot.out_size
     head = (
-        Layer("head", "pointwise", c, head_out, hw, hw),
+        Layer("head", "pointwise", c, head_out, size, size),
         Layer("classifier", "linear", head_out, 10),
     )
     return JointSpace(name, stem, tuple(slots), head, get_design_space(hardware))

@@ -131,10 +131,10 @@ class Evaluator(nn.Module):
         """Relaxed or hard encodings (n, encoding_dim) -> (n, 3) log latency cycles, log
         energy pJ, log area mm2; differentiable with respect to ``x``."""
         n = x.shape[0]
-        a, b = self.S * self.O, self.S * self.B
-        ops = x[:, :a].reshape(n, self.S, self.O)
-        bits = x[:, a : a + b].reshape(n, self.S, self.B)
-        hw = x[:, a + b :]
+        sp = self.space
+        ops = x[:, sp.ops_slice].reshape(n, self.S, self.O)
+        bits = x[:, sp.bits_slice].reshape(n, self.S, self.B)
+        hw = x[:, sp.hw_slice]
         h = self._hw_vector(hw)
         w = (ops[:, :, :, None] * bits[:, :, None, :]).reshape(n, self.V) * self.mask
         z = torch.einsum("vgckd,nd->nvgck", self.var, h) + self.var_bias
@@ -270,8 +270,7 @@ class Evaluator(nn.Module):
         """Differentiable predictions in user units: latency (cycles, s), fps, energy (uJ),
         area (mm2), power (mW). The clock is read from the (relaxed) encoding."""
         out = self.forward(x)
-        a, b = self.S * self.O, self.S * self.B
-        hw = x[:, a + b :]
+        hw = x[:, self.space.hw_slice]
         clock = hw[:, self._hw_slices[_CLOCK]] @ self.clock_choices
         cycles = out[:, 0].exp()
         latency_s = cycles / clock
