@@ -58,10 +58,14 @@ FORMAT_VERSION = 1
 
 @dataclasses.dataclass(frozen=True)
 class SyntheticConfig(ConfigBase):
-    """How a synthetic set is made. Every field is part of the cache key."""
+    """How a synthetic set is made. Every field is part of the cache key.
+
+    The default size (512 images) is the budget ``search bench zsq`` measures, so the
+    timings and accuracies in results/zsq.md are those of a default ``search quantize``.
+    """
 
     method: str = "pixels"
-    n_images: int = 1024
+    n_images: int = 512
     batch_size: int = 128
     steps: int = 200
     lr: float = 0.2
