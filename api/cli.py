@@ -33,6 +33,7 @@ from coexplore.api._common import (
     run_job,
     save,
 )
+from coexplore.runs import atomic_write
 
 app = typer.Typer(
     name="search",
@@ -353,8 +354,7 @@ def bench_cost_model(
         "" if zigzag else " --no-zigzag"
     )
     text = render_markdown(res, command)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+    atomic_write(out, text)
     typer.echo(json.dumps(res, indent=2, default=float) if as_json else text)
 
 
@@ -388,8 +388,7 @@ def bench_evaluator(
         f" --pairs {pairs}" if networks else " --no-networks"
     )
     text = render_evaluator_markdown(res, command)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+    atomic_write(out, text)
     typer.echo(json.dumps(res, indent=2, default=float) if as_json else text)
 
 

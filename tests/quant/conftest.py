@@ -1,33 +1,12 @@
-"""Fixtures for the quantization tests. Tests that need ../shared/data skip when it is
-absent; with COEXPLORE_REQUIRE_SHARED=1 (set by .ci/run) they fail instead."""
+"""Fixtures for the quantization tests (``shared_data`` is in tests/conftest.py)."""
 
 from __future__ import annotations
-
-import os
-from pathlib import Path
 
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[2]
 # The smallest synthetic set that exercises every phase (get_method overrides).
 TINY = dict(synthetic__n_images=32, synthetic__batch_size=16, synthetic__steps=3)
-
-
-def _shared() -> Path | None:
-    env = os.environ.get("COEXPLORE_SHARED_DATA")
-    path = Path(env) if env else ROOT.parent / "shared" / "data"
-    return path if (path / "MANIFEST.md").is_file() else None
-
-
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    path = _shared()
-    if path is None:
-        if os.environ.get("COEXPLORE_REQUIRE_SHARED") == "1":
-            pytest.fail("../shared/data is required here (COEXPLORE_REQUIRE_SHARED=1)")
-        pytest.skip("../shared/data (CIFAR test subsets, ResNet weights) is not beside the repo")
-    return path
 
 
 @pytest.fixture(autouse=True)
