@@ -135,6 +135,20 @@ class Constraints(ConfigBase):
             out[b.field] = _relu(gap)
         return out
 
+    def signed_log_gaps(self, metrics: dict[str, Any]) -> dict[str, Any]:
+        """Per active bound, ``c = log(value / limit)`` for an upper bound and
+        ``log(limit / value)`` for a lower one: ``c > 0`` is violated, ``c <= 0`` met (by a
+        relative margin ``1 - exp(c)``). Unclamped, so it has a gradient on both sides."""
+        out = {}
+        for b in self.bounds:
+            log_gap = _log(_metric(metrics, b.metric)) - math.log(b.limit)
+            out[b.field] = -log_gap if b.lower else log_gap
+        return out
+
+    def value_of(self, metrics: dict[str, Any], field: str) -> Any:
+        """The metric that bound ``field`` (e.g. ``fps_min``) constrains."""
+        return _metric(metrics, _FIELDS[field][0])
+
     def total_violation(self, metrics: dict[str, Any], log: bool = False) -> Any:
         """Sum of :meth:`violations` over the bounds (0 = meets all)."""
         parts = list(self.violations(metrics, log).values())
