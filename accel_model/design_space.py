@@ -169,6 +169,28 @@ DESIGN_SPACES.register(
         },
     ),
 )
+# Microcontroller class: 2-16 PEs, 2-12 MHz clocks (an ultra-low-power MCU's accelerator),
+# 4-32 KiB buffers, narrow buffer and DRAM ports. The co-search's default space: its fastest
+# design runs the largest 8-bit network of the `micro` joint space at about 27 fps, so a
+# 30 fps bound trades operators and bit-widths against each other (in `edge`, 91 % of the
+# designs run ResNet-20 at 30 fps and the bound hardly binds).
+DESIGN_SPACES.register(
+    "micro",
+    DesignSpace(
+        "micro",
+        {
+            "pe_rows": (1, 2, 4),
+            "pe_cols": (2, 4),
+            "rf_bytes": (16, 64),
+            "glb_kib": (4, 8, 16, 32),
+            "glb_bits_per_cycle": (16, 32, 64),
+            "dram_bytes_per_cycle": (0.5, 1.0, 2.0),
+            "clock_hz": (2e6, 4e6, 8e6, 12e6),
+            "dataflow": DATAFLOWS,
+            "mac_mode": MAC_MODES,
+        },
+    ),
+)
 DESIGN_SPACES.register(
     "tiny",
     DesignSpace(
@@ -189,5 +211,5 @@ DESIGN_SPACES.register(
 
 
 def get_design_space(name: str) -> DesignSpace:
-    """A registered design space by name (``edge``, ``tiny``)."""
+    """A registered design space by name (``edge``, ``micro``, ``tiny``)."""
     return DESIGN_SPACES.get(name)

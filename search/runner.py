@@ -49,4 +49,5 @@ def run(spec: RunSpec, progress: ProgressFn | None = None) -> RunResult:
 
 def _load_strategies() -> None:
     """Strategies register when their module is imported."""
+    import coexplore.search.cosearch  # noqa: F401
     import coexplore.search.hardware  # noqa: F401

@@ -257,6 +257,14 @@ class JointSpace:
     def accelerator(self, hw: np.ndarray) -> Accelerator:
         return self.hardware.batch(np.asarray(hw).reshape(1, -1)).get(0)
 
+    def fingerprint(self) -> str:
+        """A short hash of everything that defines the space (layers, slots, bits, accelerator
+        grid): caches of models trained on a space are keyed by it, so a changed space is
+        never served a stale evaluator."""
+        import hashlib
+
+        return hashlib.sha256(repr(self).encode()).hexdigest()[:12]
+
     def describe(self, ops: np.ndarray, bits: np.ndarray) -> str:
         return " ".join(
             f"{operator_name(int(o))}@{self.bits[int(b)]}b"
@@ -265,11 +273,16 @@ class JointSpace:
 
 
 def _mbv2_like(
-    name: str, stem_out: int, stages: tuple[tuple[int, int, int], ...], head_out: int, hardware: str
+    name: str,
+    stem_out: int,
+    stages: tuple[tuple[int, int, int], ...],
+    head_out: int,
+    hardware: str,
+    stem_stride: int = 1,
 ) -> JointSpace:
     """A 32x32 space: stem conv, stages of (out channels, slots, first stride), 1x1 head."""
-    stem = (Layer("stem", "conv", 3, stem_out, 32, 32, 3, 3, 1, 1),)
-    slots, c, size = [], stem_out, 32
+    stem = (Layer("stem", "conv", 3, stem_out, 32, 32, 3, 3, stem_stride, 1),)
+    slots, c, size = [], stem_out, math.ceil(32 / stem_stride)
     for s_idx, (out, n, stride) in enumerate(stages, start=1):
         for j in range(n):
             slot = Slot(f"s{s_idx}.{j}", c, out, stride if j == 0 else 1, size)
@@ -287,6 +300,15 @@ SPACES: Registry = Registry("search space")
 SPACES.register(
     "mbv2-cifar",
     _mbv2_like("mbv2-cifar", 32, ((24, 2, 1), (32, 3, 2), (64, 4, 2), (96, 3, 1)), 1280, "edge"),
+)
+# The co-search's default: a strided stem (32x32 -> 16x16), then 7 slots in 4 stages down to
+# 4x4, on microcontroller-class accelerators where 30 fps binds; small enough that a
+# supernet training step takes a fraction of a second on 2 CPU cores.
+SPACES.register(
+    "micro",
+    _mbv2_like(
+        "micro", 16, ((16, 1, 1), (24, 2, 2), (32, 2, 2), (48, 2, 1)), 256, "micro", stem_stride=2
+    ),
 )
 # 4 slots, a few thousand architectures: for fast tests.
 SPACES.register("tiny", _mbv2_like("tiny", 16, ((16, 2, 1), (32, 2, 2)), 64, "tiny"))

@@ -111,9 +111,16 @@ class CoSearchSpec(RunSpec):
         space: Joint search space (``search spaces``).
         constraints: Hard bounds.
         objective: Hardware cost minimised beside cross-entropy.
-        cost_weight: lambda in CE + lambda * cost.
-        steps: Search steps (architecture updates); the budget is in steps, not seconds.
+        cost_weight: lambda in CE + lambda * cost (``dance-soft`` also weighs the bounds'
+            log-space violation by it).
+        steps: Search steps (one weight update each, plus an architecture update after the
+            warm-up); the budget is in steps, not seconds.
         warmup_steps: Weight-only steps before the architecture is updated.
+        batch_size: Images per step.
+        weight_lr, arch_lr: Learning rates of the supernet weights (SGD, cosine) and of the
+            architecture/bit logits (plain SGD, as HDX's guarantee needs).
+        margin: HDX's safety margin on predicted bounds (log space; 0.05 ~ 5 %).
+        finetune_steps: Steps training the first winner's inherited weights alone.
         top_k: Distinct winners derived from the final logits.
         max_seconds: Optional wall-clock cap (a safety net; 0 = none).
         quantize: Hand the winners to the zero-shot quantization core.
@@ -126,12 +133,17 @@ class CoSearchSpec(RunSpec):
     strategy: str = "dance-hdx"
     task: str = "digits"
     data: str | None = None
-    space: str = "mbv2-cifar"
+    space: str = "micro"
     constraints: Constraints = dataclasses.field(default_factory=Constraints)
     objective: str = "edp"
-    cost_weight: float = 0.1
-    steps: int = 2000
-    warmup_steps: int = 500
+    cost_weight: float = 0.02
+    steps: int = 300
+    warmup_steps: int = 100
+    batch_size: int = 32
+    weight_lr: float = 0.05
+    arch_lr: float = 1.0
+    margin: float = 0.05
+    finetune_steps: int = 100
     top_k: int = 3
     max_seconds: float = 0.0
     quantize: bool = True
@@ -147,6 +159,16 @@ class CoSearchSpec(RunSpec):
         check_range("steps", self.steps, 1, 10_000_000)
         check_range("warmup_steps", self.warmup_steps, 0, 10_000_000)
         check_range("top_k", self.top_k, 1, 100)
+        check_range("batch_size", self.batch_size, 1, 65_536)
+        check_range("weight_lr", self.weight_lr, 1e-6, 10.0)
+        check_range("arch_lr", self.arch_lr, 1e-6, 100.0)
+        check_range("margin", self.margin, 0.0, 1.0)
+        check_range("finetune_steps", self.finetune_steps, 0, 10_000_000)
+        if self.warmup_steps >= self.steps:
+            raise ConfigError(
+                f"`warmup_steps` ({self.warmup_steps}) must be below `steps` ({self.steps}): "
+                "the architecture is only updated after the warm-up."
+            )
         check_range("max_seconds", self.max_seconds, 0.0, 7 * 86_400)
         check_range("seed", self.seed, 0, 2**31 - 1)
 
