@@ -62,6 +62,126 @@ def run(
     area_mm2: AreaOpt = None,
     energy_uj: EnergyOpt = None,
     power_mw: PowerOpt = None,
+    strategy: Annotated[
+        str, typer.Option(help="dance-hdx (hard bounds by HDX) or dance-soft (penalty).")
+    ] = "dance-hdx",
+    cost_weight: Annotated[
+        float, typer.Option("--lambda", min=0, help="Weight of the hardware cost (lambda).")
+    ] = 0.02,
+    task: Annotated[str, typer.Option(help="digits (built in), cifar10, fashion-mnist.")] = (
+        "digits"
+    ),
+    data: Annotated[
+        Path | None, typer.Option(help="The task's data (folder or .npz) when not built in.")
+    ] = None,
+    space: Annotated[str, typer.Option(help="Joint search space (see `search spaces`).")] = (
+        "micro"
+    ),
+    objective: Annotated[
+        str, typer.Option(help="Hardware cost: edp, latency, energy, area or edap.")
+    ] = "edp",
+    steps: Annotated[int, typer.Option(min=1, help="Search steps.")] = 300,
+    warmup_steps: Annotated[int, typer.Option(min=0, help="Weight-only steps first.")] = 100,
+    top_k: Annotated[int, typer.Option(min=1, help="Distinct winners to verify.")] = 3,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    seed: Annotated[int, typer.Option(min=0, help="Seed.")] = 0,
+    max_seconds: Annotated[
+        float, typer.Option(min=0, help="Wall-clock cap on the search (0 = none).")
+    ] = 0.0,
+    out: OutOpt = DEFAULT_RUNS,
+    as_json: JsonOpt = False,
+) -> None:
+    """Co-search architecture, per-slot bit-widths and accelerator under hard bounds.
+
+    DANCE prices the relaxed design through a generator and an evaluator trained on the
+    analytical cost model (trained once per space, then cached); HDX keeps every bound met.
+    The winners are verified on the analytical model over the whole accelerator space.
+
+    Example: search run --fps 30
+    """
+    from coexplore.search import CoSearchSpec
+
+    spec = CoSearchSpec(
+        strategy=strategy,
+        task=task,
+        data=None if data is None else str(data),
+        space=space,
+        constraints=constraints(fps, latency_ms, area_mm2, energy_uj, power_mw),
+        objective=objective,
+        cost_weight=cost_weight,
+        steps=steps,
+        warmup_steps=warmup_steps,
+        top_k=top_k,
+        max_seconds=max_seconds,
+        device=device,
+        seed=seed,
+    )
+    res = run_job(spec, quiet=as_json)
+    folder = save(res, out)
+    if as_json:
+        echo_json({**res.result.to_dict(), "run_folder": str(folder)})
+        return
+    _print_winners(res.result, spec)
+    typer.echo(f"Saved to {folder}")
+
+
+def _print_winners(r: Any, spec: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        title=f"{r.strategy} on {r.task} ({r.space}): winners, verified on the analytical "
+        f"model ({r.constraints})"
+    )
+    for col in ("#", "architecture @ bits per slot", "accelerator", "fps", "energy uJ",
+                "area mm^2", "slack", "val acc %"):  # fmt: skip
+        table.add_column(col, justify="left" if col in ("architecture @ bits per slot",
+                                                        "accelerator") else "right")  # fmt: skip
+    for w, acc in zip(r.winners, r.val_accuracy, strict=True):
+        slack = ", ".join(f"{k.split('_')[0]} {v:+.0%}" for k, v in w.slack.items()) or "-"
+        table.add_row(
+            str(w.rank), w.architecture, w.accelerator_text, f"{w.verified['fps']:,.1f}",
+            f"{w.verified['energy_uj']:,.2f}", f"{w.verified['area_mm2']:.3f}", slack,
+            f"{acc:.1f}",
+        )  # fmt: skip
+    console = Console(width=max(Console().width, 150))
+    console.print(table)
+    w = r.winners[0]
+    p = r.predicted_final
+    typer.echo(
+        f"predicted by the evaluator for the final relaxed design: {p['fps']:,.1f} fps, "
+        f"{p['energy_uj']:,.2f} uJ, {p['area_mm2']:.3f} mm^2 (not verified)"
+    )
+    gen = w.generator_verified
+    typer.echo(
+        f"winner 1 on the generator's own accelerator: {gen['fps']:,.1f} fps, "
+        f"{gen['energy_uj']:,.2f} uJ ({'meets' if w.generator_feasible else 'misses'} the "
+        f"bounds); refined by the sweep: {w.verified['fps']:,.1f} fps, "
+        f"{w.verified['energy_uj']:,.2f} uJ"
+    )
+    hdx = (
+        f"; HDX changed the gradient on {r.manipulated_steps} of {r.arch_steps} architecture steps"
+        if r.strategy == "dance-hdx"
+        else ""
+    )
+    typer.echo(
+        f"winner 1 test accuracy after {r.finetune_steps} fine-tuning steps: FP "
+        f"{r.test_accuracy_fp:.1f} %, fake-quantized at its bits {r.test_accuracy_quant:.1f} % "
+        f"({r.task_source}){hdx}"
+    )
+    for d in r.dropped:
+        typer.echo(f"dropped #{d['rank']} {d['architecture']}: no accelerator meets the bounds "
+                   f"(closest {d['closest']})")  # fmt: skip
+
+
+@app.command()
+@guard
+def sweep(
+    fps: FpsOpt = None,
+    latency_ms: LatencyOpt = None,
+    area_mm2: AreaOpt = None,
+    energy_uj: EnergyOpt = None,
+    power_mw: PowerOpt = None,
     network: Annotated[
         str, typer.Option(help="Built-in workload (see `search networks`).")
     ] = "resnet20",
@@ -76,12 +196,13 @@ def run(
     out: OutOpt = DEFAULT_RUNS,
     as_json: JsonOpt = False,
 ) -> None:
-    """Search the accelerator design space for the designs that meet every bound.
+    """Sweep an accelerator design space for a fixed network: every design that meets every
+    bound, and their Pareto front.
 
     Prints the Pareto-optimal designs (max fps, min energy, min area) and saves the run
     (run.json manifest, spec, full Pareto set, best accelerator as YAML) under --out.
 
-    Example: search run --fps 30 --area-mm2 2
+    Example: search sweep --fps 30 --area-mm2 2
     """
     from coexplore.search import HardwareSweepSpec
 

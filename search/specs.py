@@ -30,6 +30,7 @@ from coexplore.runs import RunSpec, register_spec
 from coexplore.search.constraints import Constraints
 from coexplore.search.objectives import OBJECTIVES
 from coexplore.search.space import BITS, SPACES
+from coexplore.search.tasks import TASKS
 
 __all__ = [
     "OBJECTIVES",
@@ -153,6 +154,7 @@ class CoSearchSpec(RunSpec):
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_name("joint space", self.space, SPACES.names(), "See `search spaces`.")
+        _check_name("task", self.task, TASKS.names(), "")
         check_choice("objective", self.objective, OBJECTIVES)
         check_choice("device", self.device, ("auto", "cpu", "cuda"))
         check_range("cost_weight", self.cost_weight, 0.0, 1e6)

@@ -30,9 +30,9 @@ from coexplore.search import (
 # one non-default instance of every kind the product runs
 EXAMPLES = [
     HardwareSweepSpec(bits=(4, 8), batch=2, constraints=Constraints(fps_min=30, power_mw_max=5)),
-    CoSearchSpec(task="digits", constraints=Constraints(fps_min=30, area_mm2_max=2), steps=10),
+    CoSearchSpec(task="digits", constraints=Constraints(fps_min=30, area_mm2_max=2), steps=110),
     DataFreeSpec(weights="w.th", bits=(4, 8), constraints=Constraints(latency_ms_max=20)),
-    CompareSpec(problem=CoSearchSpec(steps=5), strategies=("dance-hdx", "random"), seeds=3),
+    CompareSpec(problem=CoSearchSpec(steps=150), strategies=("dance-hdx", "random"), seeds=3),
     EvaluatorSpec(space="tiny", constraints=Constraints(fps_min=10), train_steps=5),
     QuantSpec(weights="w.th", bits=3, bits_map={"conv1": (8, 8), "fc": 4}, protocol="b"),
 ]
@@ -86,8 +86,14 @@ def test_bad_spec_json_is_refused_with_the_rule() -> None:
 
 
 def test_strategies_not_built_yet_say_what_is_available() -> None:
-    with pytest.raises(UnknownComponentError, match="'dance-hdx'; choose one of: hardware-sweep"):
-        run(CoSearchSpec())
+    with pytest.raises(
+        UnknownComponentError, match="'random'; choose one of: dance-hdx, dance-soft, hardware"
+    ):
+        run(CoSearchSpec(strategy="random"))
+    with pytest.raises(ConfigError, match="warmup_steps.*must be below"):
+        CoSearchSpec(steps=10, warmup_steps=10)
+    with pytest.raises(ConfigError, match="unknown task 'mnist'"):
+        CoSearchSpec(task="mnist")
 
 
 class _Record:

@@ -14,7 +14,7 @@ runner = CliRunner()
 
 def test_run_json_saves_a_run_folder(tmp_path: Path) -> None:
     res = runner.invoke(
-        app, ["run", "--fps", "30", "--accel-space", "tiny", "--json", "--out", str(tmp_path)]
+        app, ["sweep", "--fps", "30", "--accel-space", "tiny", "--json", "--out", str(tmp_path)]
     )
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
@@ -38,7 +38,7 @@ def test_run_json_saves_a_run_folder(tmp_path: Path) -> None:
 
 def test_run_table_output(tmp_path: Path) -> None:
     res = runner.invoke(
-        app, ["run", "--fps", "30", "--accel-space", "tiny", "--out", str(tmp_path)]
+        app, ["sweep", "--fps", "30", "--accel-space", "tiny", "--out", str(tmp_path)]
     )
     assert res.exit_code == 0, res.output
     assert "Pareto-optimal designs" in res.output and "designs meet fps >= 30" in res.output
@@ -46,14 +46,14 @@ def test_run_table_output(tmp_path: Path) -> None:
 
 def test_user_mistakes_exit_2_without_traceback(tmp_path: Path) -> None:
     for args, needle in (
-        (["run", "--bits", "5"], "bits"),
-        (["run", "--network", "vgg"], "choose one of"),
-        (["run", "--fps", "-1"], "--fps"),
-        (["run", "--accel-space", "huge"], "unknown accelerator space"),
+        (["sweep", "--bits", "5"], "bits"),
+        (["sweep", "--network", "vgg"], "choose one of"),
+        (["sweep", "--fps", "-1"], "--fps"),
+        (["sweep", "--accel-space", "huge"], "unknown accelerator space"),
         (["cost", "--pe", "12by14"], "ROWSxCOLS"),
         (["cost", "--dataflow", "xs"], "dataflow"),
     ):
-        res = runner.invoke(app, [*args, "--out", str(tmp_path)] if args[0] == "run" else args)
+        res = runner.invoke(app, [*args, "--out", str(tmp_path)] if args[0] == "sweep" else args)
         assert res.exit_code == 2, (args, res.output)
         assert needle in res.output and "Traceback" not in res.output
     assert not list(tmp_path.iterdir())
@@ -63,7 +63,7 @@ def test_unwritable_out_exits_2_with_the_path(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     res = runner.invoke(
-        app, ["run", "--fps", "30", "--accel-space", "tiny", "--out", str(blocker / "runs")]
+        app, ["sweep", "--fps", "30", "--accel-space", "tiny", "--out", str(blocker / "runs")]
     )
     assert res.exit_code == 2, res.output
     assert "cannot write run folders" in res.output and "Traceback" not in res.output
@@ -71,7 +71,7 @@ def test_unwritable_out_exits_2_with_the_path(tmp_path: Path) -> None:
 
 def test_unmeetable_bounds_exit_1(tmp_path: Path) -> None:
     res = runner.invoke(
-        app, ["run", "--fps", "1000000", "--accel-space", "tiny", "--out", str(tmp_path)]
+        app, ["sweep", "--fps", "1000000", "--accel-space", "tiny", "--out", str(tmp_path)]
     )
     assert res.exit_code == 1 and "Closest" in res.output
     assert not list(tmp_path.iterdir())
@@ -192,3 +192,26 @@ def test_evaluator_train_bad_names_exit_2(tmp_path: Path) -> None:
 def test_spaces_lists_both_spaces() -> None:
     res = runner.invoke(app, ["spaces"])
     assert res.exit_code == 0 and "mbv2-cifar" in res.output and "tiny" in res.output
+
+
+def test_run_is_the_cosearch_and_saves_its_run(tmp_path: Path, monkeypatch) -> None:
+    from coexplore.search import dance
+    from coexplore.search.evaluator import EvaluatorConfig
+    from coexplore.search.generator import GeneratorConfig
+
+    monkeypatch.setattr(dance, "ONDEMAND_EVALUATOR", EvaluatorConfig(
+        samples=3000, pool=512, test_samples=300, train_steps=300, hw_batch=16))  # fmt: skip
+    monkeypatch.setattr(dance, "ONDEMAND_GENERATOR", GeneratorConfig(train_steps=60, batch=64))
+    monkeypatch.setenv("COEXPLORE_CACHE", str(tmp_path / "cache"))
+    args = ["run", "--fps", "60", "--space", "tiny", "--steps", "12", "--warmup-steps", "4",
+            "--top-k", "1", "--out", str(tmp_path / "runs")]  # fmt: skip
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "verified on the analytical model" in res.output and "(not verified)" in res.output
+    (folder,) = (tmp_path / "runs").iterdir()
+    m = read_run(folder)
+    assert m.kind == "co-search" and m.load_spec().constraints.fps_min == 60
+    bad = runner.invoke(app, ["run", "--task", "mnist", "--out", str(tmp_path / "runs")])
+    assert bad.exit_code == 2 and "unknown task 'mnist'" in bad.output
+    bad = runner.invoke(app, ["run", "--task", "cifar10", "--out", str(tmp_path / "runs")])
+    assert bad.exit_code == 2 and "needs its data" in bad.output
