@@ -513,6 +513,27 @@ def bench_evaluator(
     typer.echo(json.dumps(res, indent=2, default=float) if as_json else text)
 
 
+@bench_app.command("search")
+@guard
+def bench_search(
+    seeds: Annotated[int, typer.Option(min=1, help="Seeds per strategy and setting.")] = 10,
+    steps: Annotated[int, typer.Option(min=2, help="Search steps per run.")] = 300,
+    out: Annotated[Path, typer.Option(help="Markdown table to write.")] = Path("results/search.md"),
+    as_json: JsonOpt = False,
+) -> None:
+    """Feasibility (raw argmax and final) and accuracy of HDX vs the soft penalty at three
+    lambdas, over seeds, for fps 30, a tight fps and fps + area; and the default run's time."""
+    from coexplore.search.bench_search import render_search_markdown, run_search_bench
+
+    with ProgressView(as_json, lines=("bench",)) as view:
+        res = run_search_bench(seeds=seeds, steps=steps, progress=view)
+    command = f"search bench search --seeds {seeds}" + (f" --steps {steps}" if steps != 300 else "")
+    text = render_search_markdown(res, command)
+    atomic_write(out, text)
+    atomic_write(out.with_suffix(".json"), json.dumps(res, indent=2, default=float) + "\n")
+    typer.echo(json.dumps(res, indent=2, default=float) if as_json else text)
+
+
 @evaluator_app.command("train")
 @guard
 def evaluator_train(
