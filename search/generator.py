@@ -116,9 +116,9 @@ class HardwareGenerator(nn.Module):
         """Accelerator choice indices (n, params): the argmax per parameter."""
         arch = torch.as_tensor(
             self.space.encode(ops, bits, self._any_hw(len(ops)))[:, : self.space.arch_dim]
-        )
+        ).to(next(self.parameters()).device)
         with torch.no_grad():
-            return np.stack([lg.argmax(dim=1).numpy() for lg in self(arch)], axis=1)
+            return np.stack([lg.argmax(dim=1).cpu().numpy() for lg in self(arch)], axis=1)
 
     def _any_hw(self, n: int) -> np.ndarray:
         return np.zeros((n, len(self.sizes)), dtype=np.int64)
