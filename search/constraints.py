@@ -135,6 +135,16 @@ class Constraints(ConfigBase):
             out[b.field] = _relu(gap)
         return out
 
+    def tightened(self, rel: float) -> Constraints:
+        """The same bounds moved inwards by ``rel`` (lower bounds up, upper bounds down): a
+        safety margin for models whose predictions have errors."""
+        return Constraints(
+            **{
+                b.field: b.limit * (1 + rel) if b.lower else b.limit * (1 - rel)
+                for b in self.bounds
+            }
+        )
+
     def signed_log_gaps(self, metrics: dict[str, Any]) -> dict[str, Any]:
         """Per active bound, ``c = log(value / limit)`` for an upper bound and
         ``log(limit / value)`` for a lower one: ``c > 0`` is violated, ``c <= 0`` met (by a

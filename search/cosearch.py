@@ -99,7 +99,8 @@ class _Dance(SearchStrategy):
             "cuda" if spec.device == "auto" and torch.cuda.is_available() else
             ("cpu" if spec.device == "auto" else spec.device)
         )  # fmt: skip
-        self.nets = cost_nets(self.space, progress).to(self.device)
+        self.nets = cost_nets(self.space, spec.constraints, spec.objective, progress)
+        self.nets.to(self.device)
         dev = self.device
         self.train = _tensors(self.task.x_train, self.task.y_train, dev)
         self.val = _tensors(self.task.x_val, self.task.y_val, dev)

@@ -7,6 +7,7 @@ The evaluator and generator are trained on first use for a joint space and cache
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -20,6 +21,7 @@ import torch.nn.functional as F
 
 from coexplore.accel_model import AnalyticalModel
 from coexplore.progress import ProgressFn, emit
+from coexplore.search.constraints import Constraints
 from coexplore.search.evaluator import (
     Evaluator,
     EvaluatorConfig,
@@ -44,7 +46,10 @@ __all__ = ["CostNets", "cost_nets", "relaxed_metrics", "ONDEMAND_EVALUATOR", "ON
 #: the micro space: held-out MAPE ~2 % latency, ~1 % energy).
 ONDEMAND_EVALUATOR = EvaluatorConfig(samples=60_000, pool=16_384, test_samples=5_000,
                                      train_steps=2_500)  # fmt: skip
-ONDEMAND_GENERATOR = GeneratorConfig(train_steps=600)
+ONDEMAND_GENERATOR = GeneratorConfig(train_steps=600, penalty_weight=100.0)
+#: The generator is trained on bounds moved inwards by this much, so that its proposals land
+#: inside the bounds rather than on them (its hinge penalty is zero at the bound).
+GEN_MARGIN = 0.03
 
 
 class CostNets:
@@ -67,46 +72,62 @@ def _cache_root() -> Path:
     return Path(os.environ.get("COEXPLORE_CACHE", Path.home() / ".cache" / "coexplore"))
 
 
-def cost_nets(
-    space: JointSpace, progress: ProgressFn | None = None, cache_dir: str | Path | None = None
-) -> CostNets:
-    """The evaluator and generator of ``space``: loaded from the cache, or trained and cached.
+def _key(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:12]
 
-    The cache key is the space (its name and a hash of its definition) and the cost model's
-    identity (name, version, technology), so a changed space or cost model retrains instead
-    of reusing stale predictions.
-    """
-    ident = model_identity(AnalyticalModel())
-    key = hashlib.sha256(
-        json.dumps(
-            [
-                space.name,
-                space.fingerprint(),
-                ident,
-                ONDEMAND_EVALUATOR.to_dict(),
-                ONDEMAND_GENERATOR.to_dict(),
-            ],
-            sort_keys=True,
-        ).encode()
-    ).hexdigest()[:12]
-    folder = Path(cache_dir or _cache_root()) / "evaluators" / f"{space.name}-{key}"
-    if (folder / "generator.json").is_file():
-        ev, _ = load_evaluator(folder, space=space.name)
-        gen, _ = load_generator(folder, ev)
-        emit(progress, "evaluator", 1, 1, f"cached evaluator for {space.name}")
-        return CostNets(ev, gen, folder, cached=True)
-    ev, metrics = train_evaluator(space, ONDEMAND_EVALUATOR, progress=progress)
-    gen, gmetrics = train_generator(ev, ONDEMAND_GENERATOR, progress=progress)
+
+def _publish(folder: Path, write: Any) -> None:
+    """Writes a cache folder under a temporary name, then renames it into place."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:
-        save_evaluator(ev, tmp, ONDEMAND_EVALUATOR, metrics)
-        save_generator(gen, tmp, ONDEMAND_GENERATOR, gmetrics)
+        write(tmp)
         if not folder.exists():  # another run may have cached it meanwhile
             os.replace(tmp, folder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return CostNets(ev, gen, folder, cached=False)
+
+
+def cost_nets(
+    space: JointSpace,
+    constraints: Constraints | None = None,
+    objective: str = "edp",
+    progress: ProgressFn | None = None,
+    cache_dir: str | Path | None = None,
+) -> CostNets:
+    """The evaluator and generator of ``space``: loaded from the cache, or trained and cached.
+
+    The evaluator's cache key is the space (its name and a hash of its definition) and the
+    cost model's identity (name, version, technology), so a changed space or cost model
+    retrains instead of reusing stale predictions. The generator is trained for the run's
+    objective and bounds (hinge penalties, as DANCE's generator takes them): a generator
+    trained for EDP alone proposes the largest, fastest accelerators, whatever an area or
+    power bound says. It is cached beside the evaluator, per (objective, bounds).
+    """
+    constraints = constraints or Constraints()
+    ident = model_identity(AnalyticalModel())
+    root = Path(cache_dir or _cache_root()) / "evaluators"
+    ev_key = _key(space.name, space.fingerprint(), ident, ONDEMAND_EVALUATOR.to_dict())
+    folder = root / f"{space.name}-{ev_key}"
+    if (folder / "evaluator.json").is_file():
+        ev, _ = load_evaluator(folder, space=space.name)
+        ev_cached = True
+        emit(progress, "evaluator", 1, 1, f"cached evaluator for {space.name}")
+    else:
+        ev, metrics = train_evaluator(space, ONDEMAND_EVALUATOR, progress=progress)
+        _publish(folder, lambda tmp: save_evaluator(ev, tmp, ONDEMAND_EVALUATOR, metrics))
+        ev_cached = False
+    gcfg = dataclasses.replace(
+        ONDEMAND_GENERATOR, objective=objective, constraints=constraints.tightened(GEN_MARGIN)
+    )
+    gen_folder = folder / f"generator-{_key(gcfg.to_dict())}"
+    if (gen_folder / "generator.json").is_file():
+        gen, _ = load_generator(gen_folder, ev)
+        emit(progress, "generator", 1, 1, f"cached generator for {constraints.describe()}")
+        return CostNets(ev, gen, gen_folder, cached=ev_cached)
+    gen, gmetrics = train_generator(ev, gcfg, progress=progress)
+    _publish(gen_folder, lambda tmp: save_generator(gen, tmp, gcfg, gmetrics))
+    return CostNets(ev, gen, gen_folder, cached=False)
 
 
 def arch_probs(

@@ -65,6 +65,7 @@ class GeneratorConfig(ConfigBase):
         max_seconds: Optional wall-clock cap, a safety net (0 = none).
         batch: (architecture, bits) pairs per step.
         tau: Gumbel-softmax temperature, annealed to ``tau / 10``.
+        penalty_weight: Weight of the bounds' log-space hinge beside the log objective.
         lr: Learning rate.
         seed: Seed.
     """
@@ -76,6 +77,7 @@ class GeneratorConfig(ConfigBase):
     max_seconds: float = 0.0
     batch: int = 256
     tau: float = 1.0
+    penalty_weight: float = 10.0
     lr: float = 2e-3
     seed: int = 0
 
@@ -86,6 +88,7 @@ class GeneratorConfig(ConfigBase):
         check_range("max_seconds", self.max_seconds, 0.0, 7 * 86_400)
         check_range("batch", self.batch, 1, 1_000_000)
         check_range("tau", self.tau, 1e-3, 100.0)
+        check_range("penalty_weight", self.penalty_weight, 0.0, 1e6)
         check_range("lr", self.lr, 1e-6, 1.0)
 
 
@@ -167,7 +170,7 @@ def _train_generator(
         tau = cfg.tau * 10 ** (-frac)
         x = torch.cat([arch, gen.sample(arch, tau)], dim=1)
         log_obj, pen = objective_of(ev, x, cfg)
-        loss = (log_obj + 10.0 * pen).mean()
+        loss = (log_obj + cfg.penalty_weight * pen).mean()
         for group in opt.param_groups:
             group["lr"] = cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
         opt.zero_grad()
