@@ -176,5 +176,16 @@ def save(result: Any, out: Path) -> Path:
     return save_run(result, out)
 
 
+def execute(spec: Any, out: Path, as_json: bool) -> tuple[Any, Path] | None:
+    """Runs ``spec``, saves its run folder under ``out``; with ``as_json`` prints the result
+    with the folder and returns None (nothing more to print), else ``(result, folder)``."""
+    res = run_job(spec, quiet=as_json)
+    folder = save(res, out)
+    if as_json:
+        echo_json({**res.result.to_dict(), "run_folder": str(folder)})
+        return None
+    return res, folder
+
+
 def echo_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, default=float))

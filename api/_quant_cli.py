@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from coexplore.api._common import ProgressView, echo_json, guard, run_job, save
+from coexplore.api._common import ProgressView, execute, guard
 from coexplore.errors import ConfigError
 from coexplore.runs import atomic_write
 
@@ -51,12 +51,11 @@ def _quantize(
         recon_iters=recon_iters,
         cache_dir=None if cache_dir is None else str(cache_dir),
     )
-    res = run_job(spec, quiet=as_json)
-    folder = save(res, out)
-    report = res.result
-    if as_json:
-        echo_json({**report.to_dict(), "run_folder": str(folder)})
+    done = execute(spec, out, as_json)
+    if done is None:
         return
+    res, folder = done
+    report = res.result
     typer.echo(
         f"{report.model} {report.bits} protocol {report.protocol}, method "
         f"{report.method['name']}, on {report.device}"

@@ -26,12 +26,10 @@ from coexplore.api._common import (
     PowerOpt,
     ProgressView,
     constraints,
-    echo_json,
+    execute,
     fail,
     guard,
     parse_ints,
-    run_job,
-    save,
 )
 from coexplore.runs import atomic_write
 
@@ -116,11 +114,10 @@ def run(
         device=device,
         seed=seed,
     )
-    res = run_job(spec, quiet=as_json)
-    folder = save(res, out)
-    if as_json:
-        echo_json({**res.result.to_dict(), "run_folder": str(folder)})
+    done = execute(spec, out, as_json)
+    if done is None:
         return
+    res, folder = done
     _print_winners(res.result, spec)
     typer.echo(f"Saved to {folder}")
 
@@ -213,11 +210,10 @@ def sweep(
         batch=batch,
         constraints=constraints(fps, latency_ms, area_mm2, energy_uj, power_mw),
     )
-    res = run_job(spec, quiet=as_json)
-    folder = save(res, out)
-    if as_json:
-        echo_json({**res.result.to_dict(), "run_folder": str(folder)})
+    done = execute(spec, out, as_json)
+    if done is None:
         return
+    res, folder = done
     result = res.result
     _print_pareto(result, top)
     typer.echo(
@@ -576,11 +572,10 @@ def evaluator_train(
         max_seconds=max_seconds,
         seed=seed,
     )
-    res = run_job(spec, quiet=as_json)
-    folder = save(res, out)
-    if as_json:
-        echo_json({**res.result.to_dict(), "run_folder": str(folder)})
+    done = execute(spec, out, as_json)
+    if done is None:
         return
+    res, folder = done
     m, g = res.result.evaluator, res.result.generator
     typer.echo(
         f"evaluator: held-out MAPE latency {m['mape']['latency']:.2%}, energy "
