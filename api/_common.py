@@ -161,26 +161,16 @@ class ProgressView:
             self.bar.__exit__(*exc)
 
 
-def run_job(spec: Any, quiet: bool) -> Any:
-    """Runs ``spec`` through the library with a progress view."""
+def execute(spec: Any, out: Path, as_json: bool) -> tuple[Any, Path] | None:
+    """Runs ``spec`` with a progress view, saves its run folder under ``out`` (an unwritable
+    ``out`` is a clean exit 2); with ``as_json`` prints the result with the folder and returns
+    None (nothing more to print), else ``(result, folder)``."""
+    from coexplore.runs import save_run
     from coexplore.search import run
 
-    with ProgressView(quiet) as view:
-        return run(spec, progress=view)
-
-
-def save(result: Any, out: Path) -> Path:
-    """Saves a run folder under ``out``; an unwritable ``out`` is a clean exit 2."""
-    from coexplore.runs import save_run
-
-    return save_run(result, out)
-
-
-def execute(spec: Any, out: Path, as_json: bool) -> tuple[Any, Path] | None:
-    """Runs ``spec``, saves its run folder under ``out``; with ``as_json`` prints the result
-    with the folder and returns None (nothing more to print), else ``(result, folder)``."""
-    res = run_job(spec, quiet=as_json)
-    folder = save(res, out)
+    with ProgressView(as_json) as view:
+        res = run(spec, progress=view)
+    folder = save_run(res, out)
     if as_json:
         echo_json({**res.result.to_dict(), "run_folder": str(folder)})
         return None

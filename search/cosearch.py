@@ -35,6 +35,7 @@ import torch.nn.functional as F
 
 from coexplore.errors import InfeasibleDesignError
 from coexplore.progress import ProgressFn, emit
+from coexplore.quant.evaluate import resolve_device
 from coexplore.runs import RunResult
 from coexplore.search.dance import arch_probs, cost_nets, relaxed_metrics, skip_mask
 from coexplore.search.hdx import HDX, HDXConfig
@@ -95,10 +96,7 @@ class _Dance(SearchStrategy):
         emit(progress, "data", 0, 1, f"loading task {spec.task}")
         self.task = load_task(spec.task, spec.data, spec.seed)
         emit(progress, "data", 1, 1, f"{spec.task}: {self.task.sizes()}")
-        self.device = torch.device(
-            "cuda" if spec.device == "auto" and torch.cuda.is_available() else
-            ("cpu" if spec.device == "auto" else spec.device)
-        )  # fmt: skip
+        self.device = resolve_device(spec.device)
         self.nets = cost_nets(self.space, spec.constraints, spec.objective, progress)
         self.nets.to(self.device)
         dev = self.device

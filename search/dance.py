@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from coexplore.accel_model import AnalyticalModel
 from coexplore.progress import ProgressFn, emit
+from coexplore.quant.synthetic import default_cache_dir
 from coexplore.search.constraints import Constraints
 from coexplore.search.evaluator import (
     Evaluator,
@@ -68,10 +69,6 @@ class CostNets:
         return self
 
 
-def _cache_root() -> Path:
-    return Path(os.environ.get("COEXPLORE_CACHE", Path.home() / ".cache" / "coexplore"))
-
-
 def _key(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -106,7 +103,7 @@ def cost_nets(
     """
     constraints = constraints or Constraints()
     ident = model_identity(AnalyticalModel())
-    root = Path(cache_dir or _cache_root()) / "evaluators"
+    root = Path(cache_dir or default_cache_dir()) / "evaluators"
     ev_key = _key(space.name, space.fingerprint(), ident, ONDEMAND_EVALUATOR.to_dict())
     folder = root / f"{space.name}-{ev_key}"
     if (folder / "evaluator.json").is_file():
@@ -176,9 +173,3 @@ def relaxed_metrics(
         metrics["area_mm2"].log(),
     )  # fmt: skip
     return metrics, log_obj, hw.detach()
-
-
-def describe_hw(space: JointSpace, hw_onehot: torch.Tensor) -> Any:
-    """The accelerator of a hard hardware encoding."""
-    idx = space.hardware.decode(hw_onehot.cpu().numpy())
-    return space.accelerator(idx[0])

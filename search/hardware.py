@@ -232,7 +232,6 @@ class HardwareSweep(SearchStrategy):
                 "best_energy_fps": best.fps,
                 "best_energy_area_mm2": best.area_mm2,
             },
-            timings_s={"search": r.seconds},
             artefacts={
                 "pareto.csv": pareto_csv(r.pareto),
                 "best_accelerator.yaml": best.accelerator.to_yaml(),

@@ -73,29 +73,24 @@ def top_k(
                 total += float(log_p_bits[s, b[s]])
         return total
 
-    seen = {(tuple(ops), tuple(bits))}
-    cands = [Candidate(tuple(int(v) for v in ops), tuple(int(v) for v in bits), score(ops, bits))]
+    seen: set[tuple[tuple[int, ...], tuple[int, ...]]] = set()
+    cands: list[Candidate] = []
+
+    def add(o: np.ndarray, b: np.ndarray) -> None:
+        key = (tuple(int(v) for v in o), tuple(int(v) for v in b))
+        if key not in seen:
+            seen.add(key)
+            cands.append(Candidate(*key, score(o, b)))
+
+    add(ops, bits)
     for s in range(space.n_slots):
         for o in range(space.n_ops):
             if o != ops[s] and np.isfinite(log_p_ops[s, o]):
-                alt = ops.copy()
-                alt[s] = o
-                key = (tuple(alt), tuple(bits))
-                if key not in seen:
-                    seen.add(key)
-                    cands.append(Candidate(tuple(map(int, alt)), tuple(map(int, bits)),
-                                           score(alt, bits)))  # fmt: skip
-        if ops[s] == SKIP:
-            continue
-        for b in range(len(space.bits)):
-            if b != bits[s]:
-                alt = bits.copy()
-                alt[s] = b
-                key = (tuple(ops), tuple(alt))
-                if key not in seen:
-                    seen.add(key)
-                    cands.append(Candidate(tuple(map(int, ops)), tuple(map(int, alt)),
-                                           score(ops, alt)))  # fmt: skip
+                add(np.where(np.arange(space.n_slots) == s, o, ops), bits)
+        if ops[s] != SKIP:  # a skipped slot's bits change nothing
+            for b in range(len(space.bits)):
+                if b != bits[s]:
+                    add(ops, np.where(np.arange(space.n_slots) == s, b, bits))
     first, rest = cands[0], sorted(cands[1:], key=lambda c: -c.log_prob)
     return [first, *rest][:k]
 
