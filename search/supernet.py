@@ -76,9 +76,8 @@ class SlotBlock(nn.Module):
     conv one activation quantizer per bit-width.
 
     With shared weights every step trains every operator a little, so the supernet learns
-    in the few hundred steps a CPU affords; separate blocks per operator did not (their
-    training loss stayed at chance level for 150 steps on digits, where one fixed network
-    reaches 0.3 in 40).
+    in the few hundred steps a CPU affords; with separate blocks per operator the training
+    loss stayed near chance on digits for as many steps as a fixed network needs to learn.
     """
 
     def __init__(self, cin: int, cout: int, stride: int, bits: tuple[int, ...]) -> None:

@@ -92,3 +92,20 @@ def test_generation_is_seeded_covers_and_caches(tmp_path) -> None:  # noqa: ANN0
     assert hit3 is False
     (path,) = [p for p in tmp_path.iterdir() if p.name.endswith(".npz")][:1]
     assert Samples.load(path, {"wrong": "key"}) is None
+
+
+def test_30_fps_binds_in_the_micro_space() -> None:
+    """The co-search's default space: the largest 8-bit network misses 30 fps on every
+    accelerator, the smallest 2-bit one meets it."""
+    from coexplore.search.constraints import cost_metrics
+
+    sp = get_space("micro")
+    accs = sp.hardware.batch(sp.hardware.all_indices())
+    n, b = sp.n_slots, len(sp.bits)
+    largest = (np.full(n, OPERATORS.index((7, 6))), np.full(n, b - 1))
+    smallest = (np.where(sp.skip_allowed, SKIP, 0), np.zeros(n, dtype=np.int64))
+    best = []
+    for ops, bits in (largest, smallest):
+        costs = AnalyticalModel().evaluate(sp.workload(ops, bits), accs)
+        best.append(float(np.where(costs.feasible, cost_metrics(costs)["fps"], 0).max()))
+    assert best[0] < 30 < best[1], best
