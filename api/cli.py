@@ -122,6 +122,12 @@ def run(
     typer.echo(f"Saved to {folder}")
 
 
+def _accel_text(accelerator: dict[str, Any]) -> str:
+    from coexplore.accel_model import Accelerator
+
+    return Accelerator.from_dict(accelerator).describe()
+
+
 def _print_winners(r: Any, spec: Any) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -143,19 +149,37 @@ def _print_winners(r: Any, spec: Any) -> None:
         )  # fmt: skip
     console = Console(width=max(Console().width, 150))
     console.print(table)
-    w = r.winners[0]
     p = r.predicted_final
     typer.echo(
         f"predicted by the evaluator for the final relaxed design: {p['fps']:,.1f} fps, "
         f"{p['energy_uj']:,.2f} uJ, {p['area_mm2']:.3f} mm^2 (not verified)"
     )
-    gen = w.generator_verified
-    typer.echo(
-        f"winner 1 on the generator's own accelerator: {gen['fps']:,.1f} fps, "
-        f"{gen['energy_uj']:,.2f} uJ ({'meets' if w.generator_feasible else 'misses'} the "
-        f"bounds); refined by the sweep: {w.verified['fps']:,.1f} fps, "
-        f"{w.verified['energy_uj']:,.2f} uJ"
+    check = Table(
+        title="each winner on the generator's own accelerator: the evaluator's "
+        "prediction (what the search steered by) vs the analytical model"
     )
+    for col in (
+        "#",
+        "accelerator (generator)",
+        "fps pred",
+        "fps verified",
+        "energy uJ pred",
+        "energy uJ verified",
+        "meets bounds",
+        "refined: fps",
+        "refined: energy uJ",
+    ):
+        check.add_column(col, justify="left" if col.startswith("acc") else "right")
+    for w in r.winners:
+        pred, gen = w.predicted, w.generator_verified
+        check.add_row(
+            str(w.rank), _accel_text(w.generator_accelerator),
+            f"{pred['fps']:,.1f}" if pred else "-", f"{gen['fps']:,.1f}",
+            f"{pred['energy_uj']:,.2f}" if pred else "-", f"{gen['energy_uj']:,.2f}",
+            "yes" if w.generator_feasible else "no", f"{w.verified['fps']:,.1f}",
+            f"{w.verified['energy_uj']:,.2f}",
+        )  # fmt: skip
+    console.print(check)
     hdx = (
         f"; HDX changed the gradient on {r.manipulated_steps} of {r.arch_steps} architecture steps"
         if r.strategy == "dance-hdx"
@@ -514,6 +538,13 @@ def bench_evaluator(
 def bench_search(
     seeds: Annotated[int, typer.Option(min=1, help="Seeds per strategy and setting.")] = 10,
     steps: Annotated[int, typer.Option(min=2, help="Search steps per run.")] = 300,
+    cifar10: Annotated[
+        Path | None,
+        typer.Option(
+            help="CIFAR-10 data for the not-digits check (default: the shared "
+            "10k test-set .npz when present; none skips it)."
+        ),  # fmt: skip
+    ] = None,
     out: Annotated[Path, typer.Option(help="Markdown table to write.")] = Path("results/search.md"),
     as_json: JsonOpt = False,
 ) -> None:
@@ -522,7 +553,13 @@ def bench_search(
     from coexplore.search.bench_search import render_search_markdown, run_search_bench
 
     with ProgressView(as_json, lines=("bench",)) as view:
-        res = run_search_bench(seeds=seeds, steps=steps, progress=view)
+        if cifar10 is None:
+            from coexplore.quant.data import default_data_dir
+
+            found = default_data_dir() / "cifar10_test_jpegq75_10k.npz"
+            cifar10 = found if found.is_file() else None
+        res = run_search_bench(seeds=seeds, steps=steps, progress=view,
+                               cifar10=None if cifar10 is None else str(cifar10))  # fmt: skip
     command = f"search bench search --seeds {seeds}" + (f" --steps {steps}" if steps != 300 else "")
     text = render_search_markdown(res, command)
     atomic_write(out, text)

@@ -21,9 +21,7 @@ Call order (see :class:`~coexplore.search.strategy.SearchStrategy`):
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import json
 import math
 import time
@@ -37,6 +35,7 @@ from coexplore.errors import InfeasibleDesignError
 from coexplore.progress import ProgressFn, emit
 from coexplore.quant.evaluate import resolve_device
 from coexplore.runs import RunResult
+from coexplore.search._determinism import SEARCH_THREADS, fixed_threads
 from coexplore.search.dance import arch_probs, cost_nets, relaxed_metrics, skip_mask
 from coexplore.search.hdx import HDX, HDXConfig
 from coexplore.search.space import get_space
@@ -88,6 +87,13 @@ def _tensors(x: np.ndarray, y: np.ndarray, device: torch.device) -> tuple[Any, A
 class _Dance(SearchStrategy):
     spec_type = CoSearchSpec
     use_hdx = True
+
+    def run(self, progress: ProgressFn | None = None) -> RunResult:
+        """The whole co-search on a fixed CPU thread count, so a seed gives the same design
+        on any machine (see ``SEARCH_THREADS``). Its kernels are deterministic for a thread
+        count without ``use_deterministic_algorithms`` (a test runs a seed twice)."""
+        with fixed_threads(SEARCH_THREADS):
+            return super().run(progress)
 
     def prepare(self, progress: ProgressFn | None) -> None:
         spec: CoSearchSpec = self.spec
@@ -224,6 +230,7 @@ class _Dance(SearchStrategy):
             hw = self.nets.generator.generate(np.array([cand.ops]), np.array([cand.bits]))[0]
             got = verify(sp, cand, hw, spec.constraints, spec.objective, rank)
             if isinstance(got, Winner):
+                got = dataclasses.replace(got, predicted=self._predict(cand.ops, cand.bits))
                 winners.append(got)
                 raw_feasible |= rank == 1 and got.generator_feasible
             else:
@@ -282,6 +289,20 @@ class _Dance(SearchStrategy):
             },
         )
 
+    def _predict(self, ops: tuple[int, ...], bits: tuple[int, ...]) -> dict[str, float]:
+        """The evaluator's view of one discrete design on the generator's accelerator (the
+        numbers the search steered by; shown beside their verified counterparts)."""
+        sp, dev = self.space, self.device
+        p_ops = F.one_hot(torch.tensor(ops, device=dev), sp.n_ops).float()
+        p_bits = F.one_hot(torch.tensor(bits, device=dev), len(sp.bits)).float()
+        with torch.no_grad():
+            m, _, _ = relaxed_metrics(self.nets, p_ops, p_bits, self.spec.objective)
+        return {
+            k: float(v)
+            for k, v in m.items()
+            if k in ("fps", "energy_uj", "area_mm2", "latency_ms", "power_mw")
+        }
+
     def _recalibrate_bn(self, ops: Any, bits: Any, quantize: bool) -> None:
         """Resets the BN statistics and re-estimates them on train batches for this one
         sub-network (shared BN statistics mix every sampled path, as OFA notes)."""
@@ -328,14 +349,9 @@ class _Dance(SearchStrategy):
 
 
 def _table_csv(rows: list[dict[str, Any]]) -> str:
-    cols: list[str] = []
-    for r in rows:
-        cols += [k for k in r if k not in cols]
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=cols)
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()
+    import pandas as pd
+
+    return pd.DataFrame(rows).to_csv(index=False)
 
 
 def _winners_csv(winners: list[Winner], val_acc: list[float]) -> str:
@@ -345,6 +361,8 @@ def _winners_csv(winners: list[Winner], val_acc: list[float]) -> str:
             "rank": w.rank, "architecture": w.architecture, "val_accuracy": round(acc, 2),
             "accelerator": w.accelerator_text,
             **{f"verified_{k}": v for k, v in w.verified.items()},
+            **{f"predicted_{k}": v for k, v in w.predicted.items()},
+            **{f"generator_verified_{k}": w.generator_verified[k] for k in w.predicted},
             **{f"slack_{k}": v for k, v in w.slack.items()},
             "generator_feasible": w.generator_feasible,
         })  # fmt: skip

@@ -47,6 +47,9 @@ class Winner:
     slack: dict[str, float]
     objective: str
     feasible_accelerators: int
+    fastest_fps: float  # on the fastest accelerator of the space, whatever the bounds
+    # the evaluator's prediction on the generator's pick (compare with generator_verified)
+    predicted: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -151,4 +154,5 @@ def verify(
         slack=constraints.slack(values),
         objective=objective,
         feasible_accelerators=int(ok.sum()),
+        fastest_fps=float(np.where(costs.feasible, m["fps"], 0.0).max()),
     )
