@@ -163,17 +163,35 @@ def spatial_factors(sizes, rows, cols, dataflow: int):  # noqa: ANN001, ANN201
     return out
 
 
-def _footprint(op: str, t: dict, stride: np.ndarray) -> np.ndarray:
+@dataclasses.dataclass(frozen=True)
+class Geometry:
+    """Per-layer stride and dilation, (L, 1) each: what an input window's extent needs."""
+
+    stride: np.ndarray
+    dil: np.ndarray
+
+    def extent(self, o: np.ndarray, f: np.ndarray) -> np.ndarray:
+        """Input rows (or columns) read by ``o`` outputs and ``f`` kernel taps."""
+        return self.stride * (o - 1) + self.dil * (f - 1) + 1
+
+    def take(self, idx: np.ndarray) -> Geometry:
+        return Geometry(self.stride[idx], self.dil[idx])
+
+    def columns(self) -> list[np.ndarray]:
+        return [self.stride, self.dil]
+
+
+def _footprint(op: str, t: dict, geom: Geometry) -> np.ndarray:
     if op == "W":
         return t["G"] * t["K"] * t["C"] * t["FY"] * t["FX"]
     if op == "O":
         return t["B"] * t["G"] * t["K"] * t["OY"] * t["OX"]
-    iy = stride * (t["OY"] - 1) + t["FY"]
-    ix = stride * (t["OX"] - 1) + t["FX"]
+    iy = geom.extent(t["OY"], t["FY"])
+    ix = geom.extent(t["OX"], t["FX"])
     return t["B"] * t["G"] * t["C"] * iy * ix
 
 
-def _growth(op: str, d: str, t: dict, stride: np.ndarray, size: np.ndarray):  # noqa: ANN201
+def _growth(op: str, d: str, t: dict, geom: Geometry, size: np.ndarray):  # noqa: ANN201
     """S(2) - S(1): how much ``size`` (the operand's footprint in bits at the tile ``t``)
     grows when loop ``d``'s factor doubles. Footprints are linear in one factor, so this is
     also the growth per further multiple."""
@@ -182,11 +200,11 @@ def _growth(op: str, d: str, t: dict, stride: np.ndarray, size: np.ndarray):  # 
     if op != "I" or d in ("B", "G", "C"):
         return size
     o, f = ("OY", "FY") if d in ("OY", "FY") else ("OX", "FX")
-    extent = stride * (t[o] - 1) + t[f]
-    return size / extent * (stride * t[o] if d == o else t[f])
+    extent = geom.extent(t[o], t[f])
+    return size / extent * (geom.stride * t[o] if d == o else geom.dil * t[f])
 
 
-def _array_inputs(pe: dict, su: dict, stride: np.ndarray) -> np.ndarray:
+def _array_inputs(pe: dict, su: dict, geom: Geometry) -> np.ndarray:
     """Distinct inputs the array reads from the GLB per array tile.
 
     Neighbouring PEs share a sliding-window halo only when both the output and the filter
@@ -195,13 +213,13 @@ def _array_inputs(pe: dict, su: dict, stride: np.ndarray) -> np.ndarray:
     """
     out = pe["B"] * su["B"] * pe["G"] * su["G"] * pe["C"] * su["C"]
     for o, f in (("OY", "FY"), ("OX", "FX")):
-        shared = stride * (pe[o] * su[o] - 1) + pe[f] * su[f]
-        per_pe = su[o] * su[f] * (stride * (pe[o] - 1) + pe[f])
+        shared = geom.extent(pe[o] * su[o], pe[f] * su[f])
+        per_pe = su[o] * su[f] * geom.extent(pe[o], pe[f])
         out = out * np.where((su[o] > 1) & (su[f] > 1), shared, per_pe)
     return out
 
 
-def _fill(order, tile, left, caps, bits, stride):  # noqa: ANN001, ANN202
+def _fill(order, tile, left, caps, bits, geom):  # noqa: ANN001, ANN202
     """One level: in order, each loop takes the largest balanced share that still fits.
 
     The remainders of split loops stay above in the same order, so a split does not end the
@@ -219,8 +237,8 @@ def _fill(order, tile, left, caps, bits, stride):  # noqa: ANN001, ANN202
             eligible = left[d] > 1
             if not eligible.any():
                 continue
-            size = {op: _footprint(op, tile, stride) * bits[op] for op in _OPS}
-            grow = {op: _growth(op, d, tile, stride, size[op]) for op in _OPS}
+            size = {op: _footprint(op, tile, geom) * bits[op] for op in _OPS}
+            grow = {op: _growth(op, d, tile, geom, size[op]) for op in _OPS}
             f_max = left[d]
             for key, cap in caps.items():
                 ops = _OPS if key == "all" else (key,)
@@ -290,7 +308,7 @@ def _evaluate(  # noqa: ANN202
     rf_order,
     glb_order,
     sizes,
-    stride,
+    geom,
     su,
     temporal,
     rf_caps,
@@ -299,10 +317,10 @@ def _evaluate(  # noqa: ANN202
 ):
     shape = temporal["K"].shape
     ones = {d: np.ones(shape) for d in DIMS}
-    rf_tile, rf_left, rf_f = _fill(rf_order, ones, temporal, rf_caps, fill_bits, stride)
+    rf_tile, rf_left, rf_f = _fill(rf_order, ones, temporal, rf_caps, fill_bits, geom)
     array_tile = {d: rf_tile[d] * su[d] for d in DIMS}
     glb_tile, glb_left, glb_f = _fill(
-        glb_order, array_tile, rf_left, {"all": glb_cap}, fill_bits, stride
+        glb_order, array_tile, rf_left, {"all": glb_cap}, fill_bits, geom
     )
     # Loops above each cut, innermost first; those with one trip everywhere are dropped.
     above_rf = [
@@ -321,17 +339,17 @@ def _evaluate(  # noqa: ANN202
             op,
             above_rf,
             rf_tile,
-            lambda t, op=op: _footprint(op, t, stride) * fill_bits[op] <= rf_caps[op],
+            lambda t, op=op: _footprint(op, t, geom) * fill_bits[op] <= rf_caps[op],
             shape,
         )
     glb_tiles = {op: glb_tile for op in _OPS}
     for op in ("O", "I", "W"):  # partial sums first: their spills cost twice
         room = glb_cap - sum(
-            _footprint(o, glb_tiles[o], stride) * fill_bits[o] for o in _OPS if o != op
+            _footprint(o, glb_tiles[o], geom) * fill_bits[o] for o in _OPS if o != op
         )
 
         def fits(t: dict, op: str = op, room: np.ndarray = room) -> np.ndarray:
-            return _footprint(op, t, stride) * fill_bits[op] <= room
+            return _footprint(op, t, geom) * fill_bits[op] <= room
 
         seq_glb[op], glb_tiles[op] = _extend(op, above_glb, glb_tile, fits, shape)
     # Fit is checked on the padded tiles; traffic uses the average tile (size / trips above),
@@ -341,17 +359,17 @@ def _evaluate(  # noqa: ANN202
     n_pes = np.ones(shape)
     for d in DIMS:
         n_pes = n_pes * su[d]
-    final_out = _footprint("O", full, stride)
+    final_out = _footprint("O", full, geom)
     words: dict[str, np.ndarray] = {}
     for op in _OPS:
         n_rf = _crossings(op, seq_rf[op], shape)
         arr = _average(full, seq_rf[op])
         if op == "I":
-            tile_words = _array_inputs({d: arr[d] / su[d] for d in DIMS}, su, stride)
+            tile_words = _array_inputs({d: arr[d] / su[d] for d in DIMS}, su, geom)
         else:
-            tile_words = _footprint(op, arr, stride)  # multicast: distinct words
+            tile_words = _footprint(op, arr, geom)  # multicast: distinct words
         words_rf = tile_words * n_rf
-        words_glb = _footprint(op, _average(full, seq_glb[op]), stride) * _crossings(
+        words_glb = _footprint(op, _average(full, seq_glb[op]), geom) * _crossings(
             op, seq_glb[op], shape
         )
         words[f"xfer_words_{op}"] = tile_words
@@ -373,12 +391,12 @@ def _evaluate(  # noqa: ANN202
             words[f"glb_{op}"] = words_rf
             words[f"dram_{op}"] = words_glb
             words[f"fill_{op}"] = (
-                _footprint(op, {d: arr[d] / su[d] for d in DIMS}, stride) * n_rf * n_pes
+                _footprint(op, {d: arr[d] / su[d] for d in DIMS}, geom) * n_rf * n_pes
             )
     words.update(
-        onload_glb_W=_footprint("W", array_avg, stride),
-        onload_glb_I=_array_inputs(pe_avg, su, stride),
-        offload_glb=_footprint("O", array_avg, stride),
+        onload_glb_W=_footprint("W", array_avg, geom),
+        onload_glb_I=_array_inputs(pe_avg, su, geom),
+        offload_glb=_footprint("O", array_avg, geom),
     )
     words = {k: np.broadcast_to(v, shape) for k, v in words.items()}
     return words, {"rf": rf_f, "glb": glb_f, "dram": glb_left}
@@ -386,7 +404,7 @@ def _evaluate(  # noqa: ANN202
 
 def best_mapping(
     sizes,
-    stride,
+    geom,
     rows,
     cols,
     dataflow: int,
@@ -406,7 +424,7 @@ def best_mapping(
     and energy could fall when bits rise.
 
     Args:
-        sizes: Loop bounds per dimension, (L, 1). stride: (L, 1).
+        sizes: Loop bounds per dimension, (L, 1). geom: stride and dilation, (L, 1) each.
         rows, cols, rf_bits, glb_bits, glb_pj_per_bit, word_bits: (1, M).
     """
     shape = np.broadcast(sizes["K"], rows).shape
@@ -426,7 +444,7 @@ def best_mapping(
     best_cost = None
     for ri, gi in _CANDIDATES:
         ro, go = RF_ORDERS[dataflow][ri], GLB_ORDERS[gi]
-        words, factors = _evaluate(ro, go, sizes, stride, su, temporal, rf_caps, glb_cap, fill_bits)
+        words, factors = _evaluate(ro, go, sizes, geom, su, temporal, rf_caps, glb_cap, fill_bits)
         moved = traffic(words, word, word, acc_bits)
         cost = moved["glb"] * glb_pj_per_bit + moved["dram"] * dram_pj_per_bit
         if best is None:

@@ -60,6 +60,7 @@ from coexplore.accel_model._loopnest import (
     GLB_ORDERS,
     RF_ORDERS,
     WORD_KEYS,
+    Geometry,
     accumulator_bits,
     best_mapping,
     spatial_factors,
@@ -212,7 +213,7 @@ class AnalyticalModel(CostModel):
         """
         la = workload.arrays()
         batch = AcceleratorBatch.from_accelerators([acc])
-        runs, _, _ = _mapper_runs(_sizes(la), _stride(la), batch, self.tech)
+        runs, _, _ = _mapper_runs(_sizes(la), _geometry(la), batch, self.tech)
         ((_, mp),) = runs
         d = DATAFLOWS.index(acc.dataflow)
         one = np.ones((1, 1))
@@ -438,12 +439,12 @@ def _psum_bits(wb: np.ndarray, ab: np.ndarray, crs: np.ndarray) -> np.ndarray:
     return np.minimum(32.0, wb + ab + np.ceil(np.log2(crs)))
 
 
-def _stride(la: LayerArrays) -> np.ndarray:
-    return la.stride.astype(np.float64)[:, None]
+def _geometry(la: LayerArrays) -> Geometry:
+    return Geometry(la.stride.astype(np.float64)[:, None], la.dilation.astype(np.float64)[:, None])
 
 
 def _mapper_runs(  # noqa: ANN202
-    sizes: dict[str, np.ndarray], stride: np.ndarray, acc: AcceleratorBatch, tech: Tech
+    sizes: dict[str, np.ndarray], geom: Geometry, acc: AcceleratorBatch, tech: Tech
 ):
     """Runs the mapper once per distinct (array, RF, GLB, dataflow, datapath) combination.
 
@@ -476,7 +477,7 @@ def _mapper_runs(  # noqa: ANN202
                 sel,
                 best_mapping(
                     sizes,
-                    stride,
+                    geom,
                     row(sub.pe_rows),
                     row(sub.pe_cols),
                     int(d),
@@ -498,12 +499,12 @@ def _words(
     each, and the index from designs to combinations."""
     # Networks repeat layer shapes (ResNet-20 has 7 distinct ones in 20 layers): map each
     # distinct shape once and copy the result to its layers.
-    sizes, stride = _sizes(la), _stride(la)
-    shape_key = np.hstack([sizes[d] for d in DIMS] + [stride])
+    sizes, geom = _sizes(la), _geometry(la)
+    shape_key = np.hstack([sizes[d] for d in DIMS] + geom.columns())
     _, first_layer, layer_of = np.unique(shape_key, axis=0, return_index=True, return_inverse=True)
     layer_of = layer_of.reshape(-1)
     runs, inverse, n_unique = _mapper_runs(
-        {d: v[first_layer] for d, v in sizes.items()}, stride[first_layer], acc, tech
+        {d: v[first_layer] for d, v in sizes.items()}, geom.take(first_layer), acc, tech
     )
     out = {key: np.zeros((len(first_layer), n_unique)) for key in WORD_KEYS}
     for sel, mp in runs:

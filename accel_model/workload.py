@@ -31,7 +31,11 @@ class Layer:
         kind: ``conv``, ``depthwise``, ``pointwise`` or ``linear``.
         in_channels, out_channels: Channel counts (features for ``linear``).
         in_h, in_w: Input feature-map size (1 for ``linear``).
-        kernel_h, kernel_w, stride, padding: Convolution geometry (1/1/1/0 for ``linear``).
+        kernel_h, kernel_w, stride, padding: Convolution geometry (1/1/1/0 for ``linear``);
+            ``padding`` pads the rows, and the columns too unless ``padding_w`` is given.
+        padding_w: Column padding when it differs from the rows' (a 1x7 kernel pads 0 and 3).
+        dilation: Spacing of the kernel taps (MACs are unchanged; the window widens to
+            ``dilation * (kernel - 1) + 1``).
         groups: Channel groups; ``depthwise`` has ``groups == in_channels == out_channels``.
         w_bits, a_bits: Weight and input-activation bit-widths.
         batch: Images per inference call.
@@ -51,6 +55,8 @@ class Layer:
     w_bits: int = 8
     a_bits: int = 8
     batch: int = 1
+    padding_w: int | None = None
+    dilation: int = 1
 
     def __post_init__(self) -> None:
         if self.kind not in LAYER_KINDS:
@@ -68,14 +74,19 @@ class Layer:
             "stride",
             "groups",
             "batch",
+            "dilation",
         ):
             value = getattr(self, field)
             if not isinstance(value, int | np.integer) or value < 1:
                 raise ConfigError(
                     f"layer {self.name!r}: `{field}` must be a positive integer, but got {value!r}."
                 )
-        if self.padding < 0:
-            raise ConfigError(f"layer {self.name!r}: `padding` must be >= 0, got {self.padding}.")
+        for field in ("padding", "padding_w"):
+            value = getattr(self, field)
+            if value is not None and (not isinstance(value, int | np.integer) or value < 0):
+                raise ConfigError(
+                    f"layer {self.name!r}: `{field}` must be an integer >= 0, got {value!r}."
+                )
         for field in ("w_bits", "a_bits"):
             check_range(f"{self.name}.{field}", getattr(self, field), *BIT_RANGE)
         if self.in_channels % self.groups or self.out_channels % self.groups:
@@ -98,12 +109,18 @@ class Layer:
             )
 
     @property
+    def pad_w(self) -> int:
+        return self.padding if self.padding_w is None else self.padding_w
+
+    @property
     def out_h(self) -> int:
-        return (self.in_h + 2 * self.padding - self.kernel_h) // self.stride + 1
+        window = self.dilation * (self.kernel_h - 1) + 1
+        return (self.in_h + 2 * self.padding - window) // self.stride + 1
 
     @property
     def out_w(self) -> int:
-        return (self.in_w + 2 * self.padding - self.kernel_w) // self.stride + 1
+        window = self.dilation * (self.kernel_w - 1) + 1
+        return (self.in_w + 2 * self.pad_w - window) // self.stride + 1
 
     @property
     def macs(self) -> int:
@@ -132,6 +149,7 @@ class LayerArrays:
     r: np.ndarray  # kernel rows
     s: np.ndarray  # kernel columns
     stride: np.ndarray
+    dilation: np.ndarray
     in_h: np.ndarray
     in_w: np.ndarray
     w_bits: np.ndarray
@@ -216,6 +234,7 @@ class Workload:
             r=col(lambda ly: ly.kernel_h),
             s=col(lambda ly: ly.kernel_w),
             stride=col(lambda ly: ly.stride),
+            dilation=col(lambda ly: ly.dilation),
             in_h=col(lambda ly: ly.in_h),
             in_w=col(lambda ly: ly.in_w),
             w_bits=col(lambda ly: ly.w_bits),
@@ -223,17 +242,41 @@ class Workload:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "layers": [dataclasses.asdict(ly) for ly in self.layers]}
+        """``{"name", "layers": [...]}``; a layer's fields at their defaults are left out for
+        ``padding_w`` and ``dilation``, so files written before they existed read the same."""
+        layers = []
+        for ly in self.layers:
+            d = dataclasses.asdict(ly)
+            if d["padding_w"] is None:
+                del d["padding_w"]
+            if d["dilation"] == 1:
+                del d["dilation"]
+            layers.append(d)
+        return {"name": self.name, "layers": layers}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Workload:
-        try:
-            layers = tuple(Layer(**ly) for ly in data["layers"])
-            return cls(name=str(data["name"]), layers=layers)
-        except (KeyError, TypeError) as exc:
+        fields = [f.name for f in dataclasses.fields(Layer)]
+        if not isinstance(data, dict) or "layers" not in data or "name" not in data:
             raise ConfigError(
-                f"a workload needs `name` and `layers` (a list of layer records): {exc}"
-            ) from None
+                "a workload needs `name` and `layers` (a list of layer records with the fields "
+                f"{', '.join(fields)}); see `Workload.to_dict`."
+            )
+        layers = []
+        for i, ly in enumerate(data["layers"]):
+            if not isinstance(ly, dict):
+                raise ConfigError(f"layer {i}: a record of fields, got {ly!r}.")
+            unknown = sorted(set(ly) - set(fields))
+            if unknown:
+                raise ConfigError(
+                    f"layer {ly.get('name', i)!r}: unknown field(s) {', '.join(unknown)}; "
+                    f"valid fields: {', '.join(fields)}."
+                )
+            try:
+                layers.append(Layer(**ly))
+            except TypeError as exc:  # a required field is missing
+                raise ConfigError(f"layer {ly.get('name', i)!r}: {exc}") from None
+        return cls(name=str(data["name"]), layers=tuple(layers))
 
 
 def conv_out(size: int, kernel: int, stride: int, padding: int) -> int:

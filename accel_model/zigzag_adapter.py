@@ -304,7 +304,10 @@ class ZigZagModel:
                 "name": layer.name,
                 "operator_type": "Conv",
                 "equation": "O[b][g][k][oy][ox]+=W[g][k][c][fy][fx]*I[b][g][c][iy][ix]",
-                "dimension_relations": [f"ix={layer.stride}*ox+1*fx", f"iy={layer.stride}*oy+1*fy"],
+                "dimension_relations": [
+                    f"ix={layer.stride}*ox+{layer.dilation}*fx",
+                    f"iy={layer.stride}*oy+{layer.dilation}*fy",
+                ],
                 "loop_dims": ["B", "K", "G", "OX", "OY", "C", "FX", "FY"],
                 "loop_sizes": [d[x] for x in ("B", "K", "G", "OX", "OY", "C", "FX", "FY")],
                 "operand_precision": {
@@ -314,8 +317,8 @@ class ZigZagModel:
                     "O_final": layer.a_bits,
                 },
                 "pr_loop_dims": ["IX", "IY"],
-                "pr_loop_sizes": [layer.in_w + 2 * layer.padding, layer.in_h + 2 * layer.padding],
-                "padding": [[layer.padding, layer.padding], [layer.padding, layer.padding]],
+                "pr_loop_sizes": [layer.in_w + 2 * layer.pad_w, layer.in_h + 2 * layer.padding],
+                "padding": [[layer.pad_w, layer.pad_w], [layer.padding, layer.padding]],
             }
         ]
         spatial = spatial_unrolling(layer, acc)

@@ -54,6 +54,32 @@ PowerOpt = Annotated[
 ]
 OutOpt = Annotated[Path, typer.Option(help="Folder for run folders.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+NetworkOpt = Annotated[
+    str,
+    typer.Option(help="Built-in workload (`search networks`), a .json/.yaml layer file (the "
+                 "Workload.to_dict format) or an .onnx graph."),  # fmt: skip
+]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(help="A torch model factory, package.module:factory (needs --input-shape); "
+                 "replaces --network."),  # fmt: skip
+]
+InputShapeOpt = Annotated[
+    str | None,
+    typer.Option(help="Input shape N,C,H,W for --model (N,C,L for 1-D, N,F for MLPs), or "
+                 "the concrete shape of an ONNX graph's symbolic input."),  # fmt: skip
+]
+
+
+def network_ref(network: str, model: str | None) -> str:
+    """--model wins over --network; a --model that is not package.module:factory is exit 2."""
+    if model is None:
+        return network
+    from coexplore.accel_model.user_workloads import is_factory_ref
+
+    if not is_factory_ref(model):
+        raise fail(f"--model must be package.module:factory, got {model!r}.", 2)
+    return model
 
 
 def constraints(

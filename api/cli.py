@@ -20,8 +20,11 @@ from coexplore.api._common import (
     AreaOpt,
     EnergyOpt,
     FpsOpt,
+    InputShapeOpt,
     JsonOpt,
     LatencyOpt,
+    ModelOpt,
+    NetworkOpt,
     OutOpt,
     PowerOpt,
     ProgressView,
@@ -29,6 +32,7 @@ from coexplore.api._common import (
     execute,
     fail,
     guard,
+    network_ref,
     parse_ints,
 )
 from coexplore.runs import atomic_write
@@ -203,9 +207,9 @@ def sweep(
     area_mm2: AreaOpt = None,
     energy_uj: EnergyOpt = None,
     power_mw: PowerOpt = None,
-    network: Annotated[
-        str, typer.Option(help="Built-in workload (see `search networks`).")
-    ] = "resnet20",
+    network: NetworkOpt = "resnet20",
+    model: ModelOpt = None,
+    input_shape: InputShapeOpt = None,
     accel_space: Annotated[
         str, typer.Option(help="Accelerator design space (edge, tiny).")
     ] = "edge",
@@ -225,10 +229,12 @@ def sweep(
 
     Example: search sweep --fps 30 --area-mm2 2
     """
+    from coexplore.accel_model.user_workloads import parse_shape
     from coexplore.search import HardwareSweepSpec
 
     spec = HardwareSweepSpec(
-        network=network,
+        network=network_ref(network, model),
+        input_shape=parse_shape(input_shape) if input_shape else (),
         accel_space=accel_space,
         bits=parse_ints(bits, "--bits", "8 or 4,8"),
         batch=batch,
@@ -282,7 +288,9 @@ def _parse_pe(text: str) -> tuple[int, int]:
 @app.command()
 @guard
 def cost(
-    network: Annotated[str, typer.Option(help="Built-in workload.")] = "resnet20",
+    network: NetworkOpt = "resnet20",
+    model: ModelOpt = None,
+    input_shape: InputShapeOpt = None,
     pe: Annotated[str, typer.Option(help="PE array as ROWSxCOLS.")] = "16x16",
     dataflow: Annotated[str, typer.Option(help="ws, os or rs.")] = "ws",
     rf_bytes: Annotated[int, typer.Option(min=1, help="Register file per PE (bytes).")] = 64,
@@ -312,7 +320,10 @@ def cost(
     """Price one design: totals, per-layer and per-memory-level breakdowns.
 
     Example: search cost --network resnet20 --pe 12x14 --dataflow rs
+    Your own: search cost --network layers.yaml, --network model.onnx, or
+    --model mypkg.nets:build --input-shape 1,3,224,224
     """
+    ref = network_ref(network, model)
     if zigzag:
         from coexplore.accel_model.zigzag_adapter import zigzag_available
 
@@ -324,8 +335,9 @@ def cost(
                 f"got {mac_mode!r}.",
                 2,
             )
-    from coexplore.accel_model import Accelerator, AnalyticalModel, get_network
+    from coexplore.accel_model import Accelerator, AnalyticalModel
     from coexplore.accel_model import eyeriss as eyeriss_config
+    from coexplore.accel_model.user_workloads import load_workload
 
     if eyeriss:
         acc = eyeriss_config()
@@ -344,7 +356,7 @@ def cost(
             mac_bits=mac_bits,
         )
     model = AnalyticalModel()
-    wl = get_network(network, batch=batch).with_bits(bits)
+    wl = load_workload(ref, input_shape, batch=batch).with_bits(bits)
     rep = model.report(wl, acc)
     zz = None
     if zigzag and rep.feasible:

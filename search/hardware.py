@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from coexplore.accel_model import AnalyticalModel, get_design_space, get_network, pareto_mask
+from coexplore.accel_model import AnalyticalModel, get_design_space, pareto_mask
 from coexplore.accel_model.accelerator import Accelerator
+from coexplore.accel_model.user_workloads import load_workload
 from coexplore.errors import InfeasibleDesignError
 from coexplore.progress import ProgressFn, emit
 from coexplore.runs import RunResult
@@ -92,7 +93,7 @@ def run_hardware_search(
             design and by how much it misses each bound.
     """
     t0 = time.perf_counter()
-    workload = get_network(spec.network, batch=spec.batch)
+    workload = load_workload(spec.network, spec.input_shape or None, batch=spec.batch)
     space = get_design_space(spec.accel_space)
     model = AnalyticalModel()
     indices = space.all_indices()

@@ -21,8 +21,14 @@ is available).
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from coexplore.accel_model import DESIGN_SPACES, network_names
+from coexplore.accel_model.user_workloads import (
+    USER_WORKLOAD_SUFFIXES,
+    is_factory_ref,
+    parse_shape,
+)
 from coexplore.config import check_choice, check_range
 from coexplore.errors import ConfigError
 from coexplore.quant.spec import QuantSpec
@@ -69,7 +75,11 @@ class HardwareSweepSpec(RunSpec):
     """Sweep an accelerator space for a fixed network at uniform bit-widths.
 
     Args:
-        network: Built-in workload (``search networks``).
+        network: Built-in workload (``search networks``), a layer file (``.json``/``.yaml``,
+            the ``Workload.to_dict`` format), an ``.onnx`` graph, or a torch model factory
+            ``package.module:factory`` (with ``input_shape``).
+        input_shape: (N, C, H, W) for a model factory, or concrete dimensions of an ONNX
+            graph's symbolic input; empty otherwise.
         accel_space: Accelerator design space (``edge``, ``tiny``...).
         bits: Uniform weight/activation bit-widths to try.
         batch: Images per inference call.
@@ -83,6 +93,7 @@ class HardwareSweepSpec(RunSpec):
     kind = "hardware-sweep"
 
     network: str = "resnet20"
+    input_shape: tuple[int, ...] = ()
     accel_space: str = "edge"
     bits: tuple[int, ...] = (8,)
     batch: int = 1
@@ -90,14 +101,20 @@ class HardwareSweepSpec(RunSpec):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_name("network", self.network, network_names(), "See `search networks`.")
+        if not (self.network.lower().endswith(USER_WORKLOAD_SUFFIXES)
+                or is_factory_ref(self.network)):  # fmt: skip
+            _check_name("network", self.network, network_names(), "See `search networks`, or "
+                        "give a .json/.yaml/.onnx file or package.module:factory.")  # fmt: skip
+        if self.input_shape:
+            parse_shape(self.input_shape)
         _check_name("accelerator space", self.accel_space, DESIGN_SPACES.names(), "")
         check_bits_options("bits", self.bits)
         check_range("batch", self.batch, 1, 1024)
 
     @property
     def label(self) -> str:
-        return f"hw-{self.network}"
+        name = self.network.rpartition(":")[2] if is_factory_ref(self.network) else self.network
+        return f"hw-{Path(name).stem}"
 
 
 @register_spec

@@ -65,13 +65,14 @@ def test_footprint_growth_is_exact() -> None:
     rng = np.random.default_rng(0)
     for _ in range(50):
         tile = {d: rng.integers(1, 9, size=(3, 4)).astype(float) for d in ln.DIMS}
-        stride = rng.integers(1, 3, size=(3, 1)).astype(float)
+        geom = ln.Geometry(rng.integers(1, 3, size=(3, 1)).astype(float),
+                           rng.integers(1, 4, size=(3, 1)).astype(float))  # stride, dilation
         for op in ("W", "I", "O"):
             for d in ln.DIMS:
-                s1 = ln._footprint(op, tile, stride) * 8
+                s1 = ln._footprint(op, tile, geom) * 8
                 doubled = {**tile, d: tile[d] * 2}
-                s2 = ln._footprint(op, doubled, stride) * 8
-                np.testing.assert_allclose(ln._growth(op, d, tile, stride, s1), s2 - s1)
+                s2 = ln._footprint(op, doubled, geom) * 8
+                np.testing.assert_allclose(ln._growth(op, d, tile, geom, s1), s2 - s1)
 
 
 def test_everything_fits_in_a_huge_buffer() -> None:
