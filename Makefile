@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test test-all bench lint clean
+.PHONY: install services run test test-all bench lint clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,10 @@ install: $(BIN)/.installed
 run: install  ## the main job on the embedded default
 	$(BIN)/search run --fps 30
 
-test: install  ## the CI suite (no slow, no gpu tests)
+services:  ## PostgreSQL for the job-store tests (installed and started when root)
+	-.ci/postgres
+
+test: install services  ## the CI suite (no slow, no gpu tests)
 	$(BIN)/python -m pytest
 
 test-all: install

@@ -8,7 +8,7 @@ from coexplore.runs import RunResult, RunSpec
 from coexplore.search.specs import EvaluatorSpec
 from coexplore.search.strategy import STRATEGIES
 
-__all__ = ["run", "strategy_for"]
+__all__ = ["run", "strategy_for", "runnable"]
 
 
 def strategy_for(spec: RunSpec) -> str:
@@ -45,6 +45,14 @@ def run(spec: RunSpec, progress: ProgressFn | None = None) -> RunResult:
         return run_evaluator_training(spec, progress)
     _load_strategies()
     return STRATEGIES.get(strategy_for(spec))(spec).run(progress)
+
+
+def runnable(spec: RunSpec) -> bool:
+    """Whether :func:`run` can run ``spec`` (its kind has a runner in this version)."""
+    if isinstance(spec, QuantSpec | EvaluatorSpec):
+        return True
+    _load_strategies()
+    return strategy_for(spec) in STRATEGIES.names()
 
 
 def _load_strategies() -> None:

@@ -1,0 +1,143 @@
+"""The REST service: ``create_app(settings)`` builds the FastAPI application that
+``search serve`` runs under uvicorn.
+
+Resources (one router each): ``/jobs`` (submit, list, status, progress, live events, cancel,
+result, artefacts), ``/kinds`` (the job kinds and their spec schemas), ``/health``. Job
+specs are the run layer's :class:`~coexplore.runs.RunSpec` records: the HTTP edge validates
+a submitted spec with the same code as the CLI and publishes the same JSON schemas.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from coexplore.api.store import JobStore, default_db_url
+
+__all__ = ["Settings", "create_app"]
+
+log = logging.getLogger("coexplore.api")
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """What ``search serve`` configures.
+
+    Args:
+        db_url: SQLAlchemy URL of the job store (SQLite by default, PostgreSQL by URL).
+        runs_root: Where jobs save their run folders.
+        workers: Jobs run at a time (0: the server only queues; another server runs them).
+        executor: ``local`` (one process per job) or ``ray``.
+        ray_address: A Ray cluster's address for ``ray`` (a local instance when empty).
+        token: When set, every mutating request needs ``Authorization: Bearer <token>``.
+        allow_user_code: Accept specs naming ``package.module:factory`` models.
+        allow_local_files: Accept specs naming files on the server (weights, data, layer
+            files).
+        max_body_bytes: Largest request body.
+    """
+
+    db_url: str = dataclasses.field(default_factory=default_db_url)
+    runs_root: str = "results/runs"
+    workers: int = 1
+    executor: str = "local"
+    ray_address: str | None = None
+    token: str | None = None
+    allow_user_code: bool = False
+    allow_local_files: bool = False
+    max_body_bytes: int = 1 << 20
+
+
+class _BodyLimit:
+    """Refuses request bodies over ``limit`` bytes (413), whether declared or streamed."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await _too_large(self.limit)(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> dict:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await _too_large(self.limit)(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _too_large(limit: int) -> JSONResponse:
+    return JSONResponse(
+        {"detail": f"request body over {limit:,} bytes; send a smaller spec."}, status_code=413
+    )
+
+
+def create_app(settings: Settings | None = None, start_workers: bool = True) -> FastAPI:
+    """The application. With ``start_workers`` and ``settings.workers > 0``, an executor
+    runs queued jobs while the app is up (and recovers jobs left running by a crash)."""
+    from coexplore.api import routes_jobs, routes_meta
+    from coexplore.api.workers import make_executor
+
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = JobStore(settings.db_url)
+        app.state.store = store
+        app.state.executor = None
+        if start_workers and settings.workers > 0:
+            ex = make_executor(settings.executor, store, settings.runs_root, settings.workers,
+                               settings.ray_address)  # fmt: skip
+            ex.start()
+            app.state.executor = ex
+        try:
+            yield
+        finally:
+            if app.state.executor is not None:
+                app.state.executor.stop()
+            store.close()
+
+    app = FastAPI(
+        title="coexplore",
+        summary="Hardware-aware co-search of networks, accelerators and per-layer bit-widths.",
+        version=_version(),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    Path(settings.runs_root).mkdir(parents=True, exist_ok=True)
+    app.include_router(routes_jobs.router)
+    app.include_router(routes_meta.router)
+    app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)
+    return app
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("coexplore")
+    except PackageNotFoundError:
+        return "0"
