@@ -311,3 +311,28 @@ def test_a_real_server_runs_a_job_submitted_by_the_cli(tmp_path: Path) -> None:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+def test_ray_executor_runs_the_same_jobs_in_the_same_store(tmp_path: Path) -> None:
+    """A local Ray instance runs the job function as a task; the store sees the same
+    states, events and run folder as with the local executor."""
+    pytest.importorskip("ray")
+    from coexplore.api.workers import RayExecutor
+
+    store = JobStore(f"sqlite:///{tmp_path / 'jobs.db'}")
+    job, _ = store.submit(SWEEP)
+    ex = RayExecutor(store, tmp_path / "runs", workers=1, poll_s=0.2)
+    ex.start()
+    try:
+        end = time.monotonic() + 240
+        while time.monotonic() < end and store.get(job.id).status in ("queued", "running"):
+            time.sleep(0.3)
+        done = store.get(job.id)
+        assert done.status == "succeeded", done.error
+        assert done.worker.startswith("ray:") and store.events(job.id)
+        assert Path(done.run_folder, "run.json").is_file()
+    finally:
+        ex.stop()
+        import ray
+
+        ray.shutdown()
