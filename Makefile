@@ -16,8 +16,9 @@ install: $(BIN)/.installed
 run: install  ## the main job on the embedded default
 	$(BIN)/search run --fps 30
 
-services:  ## PostgreSQL for the job-store tests (installed and started when root)
+services:  ## PostgreSQL and Chromium for the service tests (installed when root)
 	-.ci/postgres
+	-.ci/browser
 
 test: install services  ## the CI suite (no slow, no gpu tests)
 	$(BIN)/python -m pytest

@@ -98,7 +98,7 @@ def _too_large(limit: int) -> JSONResponse:
 def create_app(settings: Settings | None = None, start_workers: bool = True) -> FastAPI:
     """The application. With ``start_workers`` and ``settings.workers > 0``, an executor
     runs queued jobs while the app is up (and recovers jobs left running by a crash)."""
-    from coexplore.api import routes_jobs, routes_meta
+    from coexplore.api import dashboards, routes_jobs, routes_meta
     from coexplore.api.workers import make_executor
 
     settings = settings or Settings()
@@ -130,6 +130,7 @@ def create_app(settings: Settings | None = None, start_workers: bool = True) -> 
     Path(settings.runs_root).mkdir(parents=True, exist_ok=True)
     app.include_router(routes_jobs.router)
     app.include_router(routes_meta.router)
+    app.include_router(dashboards.router)
     app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)
     return app
 
