@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from coexplore.api.store import JobStore, default_db_url
 
@@ -127,12 +129,44 @@ def create_app(settings: Settings | None = None, start_workers: bool = True) -> 
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     Path(settings.runs_root).mkdir(parents=True, exist_ok=True)
     app.include_router(routes_jobs.router)
     app.include_router(routes_meta.router)
     app.include_router(dashboards.router)
     app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)
     return app
+
+
+async def _http_error(request: Any, exc: StarletteHTTPException) -> JSONResponse:
+    """FastAPI's error body; a 405 lists every method of the path in ``Allow`` (Starlette
+    names only the first route's when a GET and a POST route share a path)."""
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        from starlette.routing import Match
+
+        methods: set[str] = set()
+        for route in request.app.routes:
+            match, _ = route.matches({**request.scope, "method": "GET"})
+            if match != Match.NONE and getattr(route, "methods", None):
+                methods |= set(route.methods)
+            match, _ = route.matches({**request.scope, "method": "POST"})
+            if match != Match.NONE and getattr(route, "methods", None):
+                methods |= set(route.methods)
+        headers["Allow"] = ", ".join(sorted(methods))
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
+
+async def _validation_error(request: Any, exc: RequestValidationError) -> JSONResponse:
+    """422 with one readable line per problem: where, what is wrong, what was given."""
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err.get("loc", ()))
+        given = err.get("input")
+        shown = "" if isinstance(given, dict | list) else f" (got {str(given)[:60]!r})"
+        lines.append(f"{where}: {err.get('msg', 'invalid')}{shown}")
+    return JSONResponse({"detail": "; ".join(lines) or "invalid request"}, status_code=422)
 
 
 def _version() -> str:

@@ -16,8 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from coexplore.api.store import FINAL_STATES, JOB_STATES, Job, JobStore
 
-router = APIRouter(prefix="/jobs", tags=["jobs"])
-
 SSE_POLL_S = 0.5
 
 
@@ -26,15 +24,42 @@ class Error(BaseModel):
     detail: str
 
 
+router = APIRouter(
+    prefix="/jobs",
+    tags=["jobs"],
+    responses={
+        400: {"model": Error, "description": "The body is not JSON."},
+        422: {"model": Error, "description": "A parameter or the body is not valid."},
+    },
+)
+
+
+def _spec_schemas() -> list[dict[str, Any]]:
+    """The JSON schema of every runnable kind's spec, as the run layer writes them."""
+    import coexplore.search  # noqa: F401 - registers the kinds
+    from coexplore.runs import SPECS
+    from coexplore.search.runner import runnable
+
+    out = []
+    for kind in SPECS.names():
+        cls = SPECS.get(kind)
+        if runnable(cls()):
+            schema = cls.json_schema()
+            schema["required"] = ["kind"]
+            out.append(schema)
+    return out
+
+
 class JobRequest(BaseModel):
-    """A job: its spec (any run kind; ``GET /kinds`` lists them with their schemas)."""
+    """A job: its spec (any runnable kind; ``GET /kinds`` lists them with their schemas)."""
 
     model_config = ConfigDict(extra="forbid")
 
     spec: dict[str, Any] = Field(
-        description="A run spec with its `kind` (co-search, hardware-sweep, quantize, ...); "
-        "the fields and defaults of each kind are in GET /kinds.",
-        json_schema_extra={"example": {"kind": "hardware-sweep", "accel_space": "tiny",
+        description="A run spec with its `kind` (co-search, hardware-sweep, quantize, "
+        "evaluator); fields left out take their defaults.",
+        json_schema_extra={"oneOf": _spec_schemas(),
+                           "example": {"kind": "hardware-sweep", "accel_space": "tiny",
                                        "constraints": {"fps_min": 30}}},  # fmt: skip
     )
     max_attempts: int = Field(3, ge=1, le=10, description="Runs after worker crashes.")

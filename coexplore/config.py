@@ -80,7 +80,8 @@ class ConfigBase:
 
 
 def _coerce(hint: Any, value: Any, where: str) -> Any:
-    """Turns a JSON value into the declared type (nested records, tuples)."""
+    """Turns a JSON value into the declared type (nested records, tuples); a value of the
+    wrong JSON type is refused here, naming the field, the type and the value."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(hint)
@@ -89,30 +90,61 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         for arg in args:
             if arg is not type(None) and _matches(arg, value):
                 return _coerce(arg, value, where)
-        return value  # let the record's own checks explain
+        raise _wrong_type(hint, value, where)
     if isinstance(hint, type) and issubclass(hint, ConfigBase):
-        return hint.from_dict(value) if isinstance(value, dict) else value
-    if origin is tuple and isinstance(value, list | tuple):
+        if not isinstance(value, dict):
+            raise _wrong_type(hint, value, where)
+        return hint.from_dict(value)
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise _wrong_type(hint, value, where)
         args = typing.get_args(hint)
         item = args[0] if args else Any
-        return tuple(_coerce(item, v, where) for v in value)
-    if origin is dict and isinstance(value, dict):
+        return tuple(_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise _wrong_type(hint, value, where)
         args = typing.get_args(hint)
         item = args[1] if len(args) == 2 else Any
-        return {k: _coerce(item, v, where) for k, v in value.items()}
+        return {k: _coerce(item, v, f"{where}.{k}") for k, v in value.items()}
+    if hint in _SCALARS and not _matches(hint, value):
+        raise _wrong_type(hint, value, where)
     return value
 
 
 def _matches(hint: Any, value: Any) -> bool:
-    """Whether a JSON value has the shape of ``hint`` (to pick the arm of a union)."""
+    """Whether a JSON value has the shape of ``hint`` (an int is a float; a bool is not an
+    int)."""
     origin = typing.get_origin(hint)
     if origin is tuple:
         return isinstance(value, list | tuple)
     if origin is dict or (isinstance(hint, type) and issubclass(hint, ConfigBase)):
         return isinstance(value, dict)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
     if isinstance(hint, type):
         return isinstance(value, hint)
     return True
+
+
+def _type_name(hint: Any) -> str:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(hint))
+    if origin is tuple:
+        return "a list"
+    if origin is dict or (isinstance(hint, type) and issubclass(hint, ConfigBase)):
+        return "an object"
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+             type(None): "null"}  # fmt: skip
+    return names.get(hint, getattr(hint, "__name__", str(hint)))
+
+
+def _wrong_type(hint: Any, value: Any, where: str) -> ConfigError:
+    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+    return ConfigError(f"`{where}` must be {_type_name(hint)}, but got {shown}.")
 
 
 _SCALARS = {int: "integer", float: "number", str: "string", bool: "boolean", type(None): "null"}
