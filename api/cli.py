@@ -579,6 +579,28 @@ def bench_search(
     typer.echo(json.dumps(res, indent=2, default=float) if as_json else text)
 
 
+@bench_app.command("api")
+@guard
+def bench_api(
+    clients: Annotated[int, typer.Option(min=1, max=2000, help="Concurrent clients.")] = 200,
+    requests_per_client: Annotated[int, typer.Option(min=1)] = 25,
+    jobs: Annotated[int, typer.Option(min=1, help="Short jobs for the throughput run.")] = 12,
+    out: Annotated[Path, typer.Option(help="Markdown table to write.")] = Path("results/api.md"),
+    as_json: JsonOpt = False,
+) -> None:
+    """Status latency (p50/p99) at N concurrent clients and jobs per minute with 2 workers,
+    against a real server on this machine."""
+    from coexplore.api.bench_api import render_api_markdown, run_api_bench
+
+    with ProgressView(as_json, lines=("bench",)) as view:
+        res = run_api_bench(clients, requests_per_client, jobs, progress=view)
+    command = "search bench api" + (f" --clients {clients}" if clients != 200 else "")
+    text = render_api_markdown(res, command)
+    atomic_write(out, text)
+    atomic_write(out.with_suffix(".json"), json.dumps(res, indent=2) + "\n")
+    typer.echo(json.dumps(res, indent=2) if as_json else text)
+
+
 @evaluator_app.command("train")
 @guard
 def evaluator_train(

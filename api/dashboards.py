@@ -155,7 +155,8 @@ function drawTrajectory(rows, bounds) {{
     mode: 'markers', name: 'HDX manipulated', marker: {{size: 5, color: '#cf222e'}}}});
   const shapes = (bounds || []).map((b) => ({{type: 'line', xref: 'paper', x0: 0, x1: 1,
     y0: b.value, y1: b.value, line: {{dash: 'dash', color: '#555'}}}}));
-  Plotly.react('traj', traces, {{title: {{text: 'each bound: predicted value per step (bound dashed)'}},
+  Plotly.react('traj', traces, {{
+    title: {{text: 'each bound: predicted value per step (bound dashed)'}},
     xaxis: {{title: {{text: 'step'}}}}, yaxis: {{type: 'log'}}, shapes, margin: {{t: 40}}}});
   const deltas = Object.keys(rows[0]).filter((k) => k.startsWith('delta_'));
   if (deltas.length) Plotly.react('delta', deltas.map((k) => ({{x: rows.map((r) => r.step),
@@ -202,7 +203,8 @@ async function results(job) {{
     Plotly.react('pareto', [{{x: w.map((x) => x.verified.energy_uj), y: r.val_accuracy,
       text: w.map((x) => x.architecture), mode: 'markers', name: 'feasible winners',
       marker: {{size: 12, color: w.map((x) => x.verified.fps), colorscale: 'Viridis',
-      showscale: true, colorbar: {{title: {{text: 'fps'}}}}}}}}], {{xaxis: {{title: {{text: 'energy per frame (uJ)'}}}},
+      showscale: true, colorbar: {{title: {{text: 'fps'}}}}}}}}],
+      {{xaxis: {{title: {{text: 'energy per frame (uJ)'}}}},
       yaxis: {{title: {{text: 'val accuracy %'}}}}, margin: {{t: 20}}}});
     Plotly.react('bits', [{{x: w[0].bit_widths.map((_, i) => 'slot ' + i), y: w[0].bit_widths,
       type: 'bar', text: w[0].architecture.split(' '), name: 'bits'}}],
@@ -214,8 +216,8 @@ async function results(job) {{
     Plotly.react('pareto', [{{x: p.map((d) => d.energy_uj), y: p.map((d) => d.fps),
       mode: 'markers', marker: {{color: p.map((d) => d.area_mm2), colorscale: 'Viridis',
       showscale: true, colorbar: {{title: {{text: 'area mm^2'}}}}}}, name: 'meets the bounds'}}],
-      {{xaxis: {{title: {{text: 'energy per frame (uJ)'}}, type: 'log'}}, yaxis: {{title: {{text: 'fps'}},
-      type: 'log'}}, margin: {{t: 20}}}});
+      {{xaxis: {{title: {{text: 'energy per frame (uJ)'}}, type: 'log'}},
+      yaxis: {{title: {{text: 'fps'}}, type: 'log'}}, margin: {{t: 20}}}});
   }}
 }}
 async function main() {{
