@@ -1,4 +1,5 @@
-"""Built-in workloads: CIFAR ResNets and MobileNetV2, ImageNet AlexNet and ResNet-18."""
+"""Built-in workloads: CIFAR ResNets and MobileNetV2; ImageNet AlexNet, ResNet-18, VGG-16 and
+MobileNetV2 (224x224)."""
 
 from __future__ import annotations
 
@@ -62,14 +63,28 @@ _MBV2_CIFAR = (
 )
 
 
+# the ImageNet original: stride 2 in the stem and in the second stage, 224x224 ends at 7x7
+_MBV2_IMAGENET = ((1, 16, 1, 1), (6, 24, 2, 2), *_MBV2_CIFAR[2:])
+
+
 def mobilenetv2_cifar(num_classes: int = 10) -> Workload:
     """MobileNetV2 for 32x32 inputs (stem stride 1), 10 classes."""
+    return _mobilenetv2("mobilenetv2-cifar", 32, 1, _MBV2_CIFAR, num_classes)
+
+
+def mobilenetv2_imagenet() -> Workload:
+    """MobileNetV2 (width 1.0) for 224x224 ImageNet, 1000 classes (about 300 M MACs)."""
+    return _mobilenetv2("mobilenetv2", 224, 2, _MBV2_IMAGENET, 1000)
+
+
+def _mobilenetv2(name: str, size: int, stem_stride: int, table: tuple, num_classes: int
+                 ) -> Workload:  # fmt: skip
     layers: list[Layer] = []
-    stem, hw = _conv("stem", 3, 32, 32, 3)
+    stem, hw = _conv("stem", 3, 32, size, 3, stem_stride)
     layers.append(stem)
     c = 32
     idx = 0
-    for expansion, out, blocks, first_stride in _MBV2_CIFAR:
+    for expansion, out, blocks, first_stride in table:
         for b in range(blocks):
             stride = first_stride if b == 0 else 1
             hidden = c * expansion
@@ -86,7 +101,26 @@ def mobilenetv2_cifar(num_classes: int = 10) -> Workload:
             idx += 1
     head, _ = _conv("head", c, 1280, hw, 1, kind="pointwise")
     layers += [head, Layer("classifier", "linear", 1280, num_classes)]
-    return Workload("mobilenetv2-cifar", tuple(layers))
+    return Workload(name, tuple(layers))
+
+
+def vgg16() -> Workload:
+    """VGG-16 (configuration D) for 224x224 ImageNet: 13 3x3 convolutions, 3 FC layers
+    (about 15.5 G MACs)."""
+    layers: list[Layer] = []
+    c, hw = 3, 224
+    for stage, (width, n) in enumerate(((64, 2), (128, 2), (256, 3), (512, 3), (512, 3)), 1):
+        for i in range(1, n + 1):
+            conv, hw = _conv(f"conv{stage}_{i}", c, width, hw, 3)
+            layers.append(conv)
+            c = width
+        hw //= 2  # 2x2 max pool
+    layers += [
+        Layer("fc6", "linear", 512 * 7 * 7, 4096),
+        Layer("fc7", "linear", 4096, 4096),
+        Layer("fc8", "linear", 4096, 1000),
+    ]
+    return Workload("vgg16", tuple(layers))
 
 
 def alexnet(conv_only: bool = False) -> Workload:
@@ -145,6 +179,8 @@ NETWORKS.register("mobilenetv2-cifar", mobilenetv2_cifar)
 NETWORKS.register("alexnet", lambda: alexnet(False))
 NETWORKS.register("alexnet-conv", lambda: alexnet(True))
 NETWORKS.register("resnet18", resnet18_imagenet)
+NETWORKS.register("vgg16", vgg16)
+NETWORKS.register("mobilenetv2", mobilenetv2_imagenet)
 
 
 def get_network(name: str, batch: int = 1) -> Workload:

@@ -210,3 +210,22 @@ def test_cli_prices_and_sweeps_user_workloads(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "package.module:factory" in bad.output
     bad = runner.invoke(app, ["cost", "--network", str(tmp_path / "nope.json")])
     assert bad.exit_code == 2 and "does not exist" in bad.output
+
+
+def test_held_out_imagenet_networks_match_their_torch_definition_and_published_macs() -> None:
+    cfg = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
+    mods: list[nn.Module] = []
+    c = 3
+    for v in cfg:
+        if v == "M":
+            mods.append(nn.MaxPool2d(2))
+        else:
+            mods += [nn.Conv2d(c, v, 3, padding=1), nn.ReLU()]
+            c = v
+    torch_vgg = nn.Sequential(*mods, nn.Flatten(), nn.Linear(512 * 49, 4096), nn.ReLU(),
+                              nn.Linear(4096, 4096), nn.ReLU(), nn.Linear(4096, 1000))  # fmt: skip
+    ours = get_network("vgg16")
+    ref = workload_from_torch(torch_vgg, (1, 3, 224, 224))
+    assert [ly.macs for ly in ours.layers] == [ly.macs for ly in ref.layers]
+    # MobileNetV2 1.0 at 224x224: 300 M multiply-adds (Sandler et al., Table 3)
+    assert get_network("mobilenetv2").total_macs == pytest.approx(300e6, rel=0.01)
