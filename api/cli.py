@@ -65,7 +65,8 @@ def run(
     energy_uj: EnergyOpt = None,
     power_mw: PowerOpt = None,
     strategy: Annotated[
-        str, typer.Option(help="dance-hdx (hard bounds by HDX) or dance-soft (penalty).")
+        str, typer.Option(help="dance-hdx (hard bounds by HDX), dance-soft (penalty), "
+                             "dance-adaptive (primal-dual penalty) or random (baseline).")
     ] = "dance-hdx",
     cost_weight: Annotated[
         float, typer.Option("--lambda", min=0, help="Weight of the hardware cost (lambda).")

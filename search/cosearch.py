@@ -38,14 +38,14 @@ from coexplore.runs import RunResult
 from coexplore.search._determinism import SEARCH_THREADS, fixed_threads
 from coexplore.search.dance import arch_probs, cost_nets, relaxed_metrics, skip_mask
 from coexplore.search.hdx import HDX, HDXConfig
-from coexplore.search.space import get_space
+from coexplore.search.space import SKIP, get_space
 from coexplore.search.specs import CoSearchSpec
 from coexplore.search.strategy import SearchStrategy, register_strategy
 from coexplore.search.supernet import Supernet
 from coexplore.search.tasks import load_task
-from coexplore.search.winners import Winner, top_k, verify
+from coexplore.search.winners import Candidate, Winner, top_k, verify
 
-__all__ = ["DanceHDX", "DanceSoft", "CoSearchResult"]
+__all__ = ["DanceHDX", "DanceSoft", "DanceAdaptive", "RandomSearch", "CoSearchResult"]
 
 _MEAN, _STD = 0.5, 0.25  # images scaled to [0, 1], then normalised per pixel
 BN_BATCHES = 10  # train batches that re-estimate a sub-network's BN statistics
@@ -87,6 +87,7 @@ def _tensors(x: np.ndarray, y: np.ndarray, device: torch.device) -> tuple[Any, A
 class _Dance(SearchStrategy):
     spec_type = CoSearchSpec
     use_hdx = True
+    updates_architecture = True
 
     def run(self, progress: ProgressFn | None = None) -> RunResult:
         """The whole co-search on a fixed CPU thread count, so a seed gives the same design
@@ -141,7 +142,7 @@ class _Dance(SearchStrategy):
             loss.backward()
             w_opt.step()
             row: dict[str, Any] = {"step": step, "train_ce": float(loss.detach())}
-            if step > spec.warmup_steps:
+            if step > spec.warmup_steps and self.updates_architecture:
                 row.update(self._arch_step(mask, gen, hdx, a_opt))
             if row.get("manipulated"):
                 self.manipulated += 1
@@ -203,13 +204,20 @@ class _Dance(SearchStrategy):
                 row[f"delta_{b.field}"] = float(rec[b.field]["delta"])
         else:
             if spec.constraints:
-                pen = spec.constraints.total_violation(metrics, log=True)
-                objective = objective + spec.cost_weight * pen
+                objective = objective + self._penalty(metrics, row)
             a_opt.zero_grad()
             objective.backward()
             row["manipulated"] = False
         a_opt.step()
         return row
+
+    def _candidates(self, lp_ops: np.ndarray, lp_bits: np.ndarray) -> list[Candidate]:
+        """The designs to verify, best first: the top-k of the final logits."""
+        return top_k(self.space, lp_ops, lp_bits, self.spec.top_k)
+
+    def _penalty(self, metrics: dict[str, torch.Tensor], row: dict[str, Any]) -> torch.Tensor:
+        """The soft penalty: ``cost_weight`` x the summed log-space violation."""
+        return self.spec.cost_weight * self.spec.constraints.total_violation(metrics, log=True)
 
     # -- winners -----------------------------------------------------------------------------
     def finalize(self) -> RunResult:
@@ -226,7 +234,7 @@ class _Dance(SearchStrategy):
         dropped: list[dict[str, Any]] = []
         closest: tuple[float, str] | None = None
         raw_feasible = False
-        for rank, cand in enumerate(top_k(sp, lp_ops, lp_bits, spec.top_k), start=1):
+        for rank, cand in enumerate(self._candidates(lp_ops, lp_bits), start=1):
             hw = self.nets.generator.generate(np.array([cand.ops]), np.array([cand.bits]))[0]
             got = verify(sp, cand, hw, spec.constraints, spec.objective, rank)
             if isinstance(got, Winner):
@@ -389,3 +397,63 @@ class DanceSoft(_Dance):
 
     name = "dance-soft"
     use_hdx = False
+
+
+@register_strategy
+class DanceAdaptive(_Dance):
+    """DANCE with a primal-dual penalty (LightNAS): one multiplier per bound, raised after
+    each architecture step by ``DUAL_LR`` x the bound's signed log gap (lowered once it is
+    met), clipped at zero; the loss adds each multiplier x its gap.
+
+    LightNAS's step (5e-4 on ``latency / target - 1``) is sized for its thousands of steps;
+    ours has ``steps - warmup_steps`` (200 by default), hence the larger ``DUAL_LR``.
+    """
+
+    name = "dance-adaptive"
+    use_hdx = False
+    DUAL_LR = 0.05
+
+    def _penalty(self, metrics: dict[str, torch.Tensor], row: dict[str, Any]) -> torch.Tensor:
+        gaps = self.spec.constraints.signed_log_gaps(metrics)
+        lam = getattr(self, "_lambdas", None)
+        if lam is None:
+            lam = self._lambdas = dict.fromkeys(gaps, 0.0)
+        total = sum(lam[f] * g for f, g in gaps.items())
+        for f, g in gaps.items():
+            row[f"lambda_{f}"] = lam[f]
+            lam[f] = max(0.0, lam[f] + self.DUAL_LR * float(g.detach()))
+        return total
+
+
+@register_strategy
+class RandomSearch(_Dance):
+    """The random baseline on the same budget: the supernet's weights are trained for the
+    same ``steps`` with uniformly sampled paths (no architecture updates), then
+    ``RANDOM_CANDIDATES`` random (architecture, bits) designs are drawn; those that some
+    accelerator of the space makes feasible (analytical model, same bounds) are ranked by
+    validation accuracy on the inherited weights, and the best ``top_k`` are the winners."""
+
+    name = "random"
+    use_hdx = False
+    updates_architecture = False
+    RANDOM_CANDIDATES = 12  # each feasible one costs a BN re-estimate and a val pass
+
+    def _candidates(self, lp_ops: np.ndarray, lp_bits: np.ndarray) -> list[Candidate]:
+        spec: CoSearchSpec = self.spec
+        sp = self.space
+        ops, bits, _ = sp.sample(self.RANDOM_CANDIDATES, spec.seed + 7)
+        seen, scored = set(), []
+        for o, b in zip(ops, bits, strict=True):
+            b = np.where(o == SKIP, 0, b)  # a skipped slot's bits change nothing
+            key = (tuple(int(v) for v in o), tuple(int(v) for v in b))
+            if key in seen:
+                continue
+            seen.add(key)
+            cand = Candidate(*key, 0.0)
+            hw = self.nets.generator.generate(np.array([cand.ops]), np.array([cand.bits]))[0]
+            if isinstance(verify(sp, cand, hw, spec.constraints, spec.objective, 0), Winner):
+                scored.append((self._accuracy(self.val, cand.ops, cand.bits, True), cand))
+        scored.sort(key=lambda t: -t[0])
+        if not scored:  # nothing feasible: the first draw, so the run ends with its miss
+            return [Candidate(tuple(int(v) for v in ops[0]), tuple(int(v) for v in bits[0]), 0.0)]
+        return [c for _, c in scored[: spec.top_k]]

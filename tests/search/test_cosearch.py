@@ -83,3 +83,19 @@ def test_a_bound_no_accelerator_meets_ends_infeasible_with_the_closest() -> None
     spec = CoSearchSpec(strategy="dance-soft", constraints=Constraints(fps_min=1e7), **SMALL)
     with pytest.raises(InfeasibleDesignError, match="Closest: .*short of 1e\\+07"):
         run(spec)
+
+
+@pytest.mark.parametrize("strategy", ["dance-adaptive", "random"])
+def test_baseline_strategies_return_verified_feasible_winners(
+    strategy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from coexplore.search.cosearch import RandomSearch
+
+    monkeypatch.setattr(RandomSearch, "RANDOM_CANDIDATES", 4)
+    spec = CoSearchSpec(strategy=strategy, constraints=Constraints(fps_min=100), **SMALL)
+    r = run(spec).result
+    assert r.strategy == strategy and r.winners
+    assert all(w.verified["fps"] >= 100 for w in r.winners)
+    if strategy == "random":  # ranked by validation accuracy, no architecture steps
+        assert r.val_accuracy == sorted(r.val_accuracy, reverse=True) and r.arch_steps == 16
+        assert r.manipulated_steps == 0
