@@ -27,7 +27,8 @@ __all__ = ["run_api_bench", "render_api_markdown"]
 SHORT_JOB = {"kind": "hardware-sweep", "accel_space": "tiny", "constraints": {"fps_min": 30}}
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -37,7 +38,7 @@ class _Server:
     def __init__(self, folder: Path, workers: int) -> None:
         import httpx
 
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "coexplore.api.cli", "serve", "--port", str(self.port),

@@ -143,10 +143,7 @@ def _job(store: JobStore, job_id: str) -> Job:
 def _out(store: JobStore, job: Job, with_progress: bool) -> JobOut:
     d = job.to_dict()
     if with_progress:
-        latest: dict[str, dict[str, Any]] = {}
-        for ev in store.events(job.id, limit=100_000):
-            latest[ev["phase"]] = ev
-        d["progress"] = list(latest.values())
+        d["progress"] = store.latest_events(job.id)
     return JobOut(**d)
 
 

@@ -367,20 +367,32 @@ class JobStore:
         )
         with self.engine.connect() as c:
             rows = c.execute(q).fetchall()
-        out = []
-        for r in rows:
-            m = r._mapping
-            out.append({
-                "id": m["id"], "attempt": m["attempt"], "at": _aware(m["at"]).isoformat(),
-                "phase": m["phase"], "done": m["done"], "total": m["total"],
-                "message": m["message"], "metrics": json.loads(m["metrics"]),
-            })  # fmt: skip
-        return out
+        return [_event(r) for r in rows]
+
+    def latest_events(self, job_id: str) -> list[dict[str, Any]]:
+        """The latest event of each phase (one query; the status endpoint's hot path)."""
+        last = (
+            sa.select(sa.func.max(events_table.c.id))
+            .where(events_table.c.job_id == job_id)
+            .group_by(events_table.c.phase)
+        )
+        q = events_table.select().where(events_table.c.id.in_(last)).order_by(events_table.c.id)
+        with self.engine.connect() as c:
+            return [_event(r) for r in c.execute(q).fetchall()]
 
     def ping(self) -> bool:
         with self.engine.connect() as c:
             c.execute(sa.text("SELECT 1"))
         return True
+
+
+def _event(row: Any) -> dict[str, Any]:
+    m = row._mapping
+    return {
+        "id": m["id"], "attempt": m["attempt"], "at": _aware(m["at"]).isoformat(),
+        "phase": m["phase"], "done": m["done"], "total": m["total"],
+        "message": m["message"], "metrics": json.loads(m["metrics"]),
+    }  # fmt: skip
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

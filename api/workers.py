@@ -177,19 +177,26 @@ class LocalExecutor:
                 log.exception("dispatcher step failed")
             self._stop.wait(self.poll_s)
 
+    worker_prefix = ""
+
     def _fill(self) -> None:
         while len(self.procs) < self.workers:
-            worker = f"{self.host}:{uuid.uuid4().hex[:8]}"
+            worker = f"{self.worker_prefix}{self.host}:{uuid.uuid4().hex[:8]}"
             job = self.store.claim(worker)
             if job is None:
                 return
-            proc = self._ctx.Process(
-                target=_process_main, args=(self.store.url, job.id, worker, self.runs_root),
-                name=f"job-{job.id[:8]}", daemon=False,
-            )  # fmt: skip
-            proc.start()
-            self.procs[job.id] = (proc, worker)
-            log.info("job %s (%s) started in process %s", job.id, job.kind, proc.pid)
+            self.procs[job.id] = (self._start(job.id, worker), worker)
+            log.info("job %s (%s) started by %s", job.id, job.kind, worker)
+
+    def _start(self, job_id: str, worker: str) -> Any:
+        """Starts ``run_job`` for a claimed job; returns a handle with the process interface
+        (``is_alive``, ``join``, ``terminate``, ``kill``, ``exitcode``)."""
+        proc = self._ctx.Process(
+            target=_process_main, args=(self.store.url, job_id, worker, self.runs_root),
+            name=f"job-{job_id[:8]}", daemon=False,
+        )  # fmt: skip
+        proc.start()
+        return proc
 
     def _reap(self) -> None:
         for job_id, (proc, worker) in list(self.procs.items()):
@@ -233,14 +240,11 @@ class RayExecutor(LocalExecutor):
             ray.init(address=address, include_dashboard=False, log_to_driver=False)
         self._task = ray.remote(max_retries=0)(run_job)
 
-    def _fill(self) -> None:
-        while len(self.procs) < self.workers:
-            worker = f"ray:{self.host}:{uuid.uuid4().hex[:8]}"
-            job = self.store.claim(worker)
-            if job is None:
-                return
-            ref = self._task.remote(self.store.url, job.id, worker, self.runs_root)
-            self.procs[job.id] = (_RayHandle(self.ray, ref), worker)
+    worker_prefix = "ray:"
+
+    def _start(self, job_id: str, worker: str) -> Any:
+        return _RayHandle(self.ray, self._task.remote(self.store.url, job_id, worker,
+                                                      self.runs_root))  # fmt: skip
 
 
 class _RayHandle:

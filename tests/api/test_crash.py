@@ -14,17 +14,11 @@ from pathlib import Path
 
 import httpx
 
+from coexplore.api.bench_api import free_port
 from coexplore.api.store import JobStore
 
 JOB = {"kind": "hardware-sweep", "accel_space": "edge", "constraints": {"fps_min": 30}}
 
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _serve(db: str, runs: Path, port: int) -> subprocess.Popen:
@@ -68,7 +62,7 @@ def _wait_until(cond, timeout: float, what: str) -> None:  # noqa: ANN001
 
 
 def test_jobs_survive_a_killed_worker_and_a_killed_server(tmp_path: Path) -> None:
-    db, runs, port = f"sqlite:///{tmp_path / 'jobs.db'}", tmp_path / "runs", _free_port()
+    db, runs, port = f"sqlite:///{tmp_path / 'jobs.db'}", tmp_path / "runs", free_port()
     store = JobStore(db)
     server = _serve(db, runs, port)
     orphans: list[int] = []

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from coexplore.api.bench_api import free_port
 from coexplore.api.store import JobStore
 from coexplore.runs import save_run
 from coexplore.search import Constraints, CoSearchSpec, HardwareSweepSpec, run
@@ -51,7 +52,7 @@ def server(tmp_path: Path):  # noqa: ANN201
     sweep = run(HardwareSweepSpec(accel_space="tiny", constraints=Constraints(fps_min=30)))
     ids = {"co-search": _finished(store, co, save_run(co, runs)),
            "hardware-sweep": _finished(store, sweep, save_run(sweep, runs))}  # fmt: skip
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "coexplore.api.cli", "serve", "--port", str(port), "--db", db,
          "--runs", str(runs), "--workers", "0"],
@@ -69,13 +70,6 @@ def server(tmp_path: Path):  # noqa: ANN201
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=20)
 
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _browser():  # noqa: ANN202

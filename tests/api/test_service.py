@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from coexplore.api.app import Settings, create_app
+from coexplore.api.bench_api import free_port
 from coexplore.api.store import JobStore
 from coexplore.api.workers import LocalExecutor
 
@@ -264,13 +265,6 @@ def test_jobs_cli_talks_to_the_api(db: str, tmp_path: Path, monkeypatch) -> None
         assert bad.exit_code == 2 and "422" in bad.output
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def test_a_real_server_runs_a_job_submitted_by_the_cli(tmp_path: Path) -> None:
     """`search serve` under uvicorn in its own process; `search jobs submit --wait` follows
@@ -280,7 +274,7 @@ def test_a_real_server_runs_a_job_submitted_by_the_cli(tmp_path: Path) -> None:
 
     import httpx
 
-    port = _free_port()
+    port = free_port()
     search = [sys.executable, "-m", "coexplore.api.cli"]
     server = subprocess.Popen(
         [*search, "serve", "--port", str(port), "--db", f"sqlite:///{tmp_path / 'jobs.db'}",
