@@ -586,6 +586,9 @@ def bench_api(
     clients: Annotated[int, typer.Option(min=1, max=2000, help="Concurrent clients.")] = 200,
     requests_per_client: Annotated[int, typer.Option(min=1)] = 25,
     jobs: Annotated[int, typer.Option(min=1, help="Short jobs for the throughput run.")] = 12,
+    think: Annotated[
+        float, typer.Option(min=0.0, help="Seconds between one client's status polls.")
+    ] = 1.0,
     out: Annotated[Path, typer.Option(help="Markdown table to write.")] = Path("results/api.md"),
     as_json: JsonOpt = False,
 ) -> None:
@@ -594,8 +597,10 @@ def bench_api(
     from coexplore.api.bench_api import render_api_markdown, run_api_bench
 
     with ProgressView(as_json, lines=("bench",)) as view:
-        res = run_api_bench(clients, requests_per_client, jobs, progress=view)
-    command = "search bench api" + (f" --clients {clients}" if clients != 200 else "")
+        res = run_api_bench(clients, requests_per_client, jobs, think, progress=view)
+    command = "search bench api" + (f" --clients {clients}" if clients != 200 else "") + (
+        f" --think {think:g}" if think != 1.0 else ""
+    )
     text = render_api_markdown(res, command)
     atomic_write(out, text)
     atomic_write(out.with_suffix(".json"), json.dumps(res, indent=2) + "\n")

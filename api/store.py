@@ -128,7 +128,9 @@ class Job:
         return self.status in FINAL_STATES
 
     def to_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
+        # Shallow on purpose (asdict deep-copies the spec; this is the status hot path): the
+        # dicts are parsed from the row for this Job alone.
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         for k in ("created_at", "started_at", "finished_at", "heartbeat_at"):
             out[k] = None if out[k] is None else out[k].isoformat()
         return out
@@ -370,20 +372,33 @@ class JobStore:
         return [_event(r) for r in rows]
 
     def latest_events(self, job_id: str) -> list[dict[str, Any]]:
-        """The latest event of each phase (one query; the status endpoint's hot path)."""
-        last = (
-            sa.select(sa.func.max(events_table.c.id))
-            .where(events_table.c.job_id == job_id)
-            .group_by(events_table.c.phase)
-        )
-        q = events_table.select().where(events_table.c.id.in_(last)).order_by(events_table.c.id)
+        """The latest event of each phase (one query)."""
         with self.engine.connect() as c:
-            return [_event(r) for r in c.execute(q).fetchall()]
+            return [_event(r) for r in c.execute(_latest_events_query(job_id)).fetchall()]
+
+    def status(self, job_id: str) -> tuple[Job, list[dict[str, Any]]] | None:
+        """A job and its latest event per phase, on one connection (the status endpoint's
+        hot path: clients poll it)."""
+        with self.engine.connect() as c:
+            row = c.execute(jobs_table.select().where(jobs_table.c.id == job_id)).first()
+            if row is None:
+                return None
+            events = c.execute(_latest_events_query(job_id)).fetchall()
+        return Job.from_row(row), [_event(r) for r in events]
 
     def ping(self) -> bool:
         with self.engine.connect() as c:
             c.execute(sa.text("SELECT 1"))
         return True
+
+
+def _latest_events_query(job_id: str) -> sa.Select:
+    last = (
+        sa.select(sa.func.max(events_table.c.id))
+        .where(events_table.c.job_id == job_id)
+        .group_by(events_table.c.phase)
+    )
+    return events_table.select().where(events_table.c.id.in_(last)).order_by(events_table.c.id)
 
 
 def _event(row: Any) -> dict[str, Any]:
