@@ -66,7 +66,8 @@ def run(
     power_mw: PowerOpt = None,
     strategy: Annotated[
         str, typer.Option(help="dance-hdx (hard bounds by HDX), dance-soft (penalty), "
-                             "dance-adaptive (primal-dual penalty) or random (baseline).")
+                             "dance-adaptive (primal-dual penalty), optuna-nsga2 or random "
+                             "(baselines).")
     ] = "dance-hdx",
     cost_weight: Annotated[
         float, typer.Option("--lambda", min=0, help="Weight of the hardware cost (lambda).")
@@ -86,6 +87,26 @@ def run(
     steps: Annotated[int, typer.Option(min=1, help="Search steps.")] = 300,
     warmup_steps: Annotated[int, typer.Option(min=0, help="Weight-only steps first.")] = 100,
     top_k: Annotated[int, typer.Option(min=1, help="Distinct winners to verify.")] = 3,
+    trials: Annotated[
+        int, typer.Option(min=2, help="Designs optuna-nsga2 evaluates after the weight training.")
+    ] = 48,
+    study_storage: Annotated[
+        str | None,
+        typer.Option(help="SQLAlchemy URL of the Optuna study database (optuna-nsga2; "
+                     "default sqlite:///results/optuna.db)."),  # fmt: skip
+    ] = None,
+    quantize: Annotated[
+        bool, typer.Option(help="Hand the winners to the zero-shot quantization core.")
+    ] = True,
+    quant_images: Annotated[
+        int, typer.Option(min=8, help="Synthetic images per winner for the hand-off.")
+    ] = 64,
+    quant_synthetic_steps: Annotated[
+        int, typer.Option(min=1, help="Steps making the hand-off's synthetic images.")
+    ] = 100,
+    quant_iters: Annotated[
+        int, typer.Option(min=1, help="Reconstruction steps per unit for the hand-off.")
+    ] = 100,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     seed: Annotated[int, typer.Option(min=0, help="Seed.")] = 0,
     max_seconds: Annotated[
@@ -115,6 +136,12 @@ def run(
         steps=steps,
         warmup_steps=warmup_steps,
         top_k=top_k,
+        trials=trials,
+        study_storage=study_storage,
+        quantize=quantize,
+        quant_images=quant_images,
+        quant_synthetic_steps=quant_synthetic_steps,
+        quant_iters=quant_iters,
         max_seconds=max_seconds,
         device=device,
         seed=seed,
@@ -198,6 +225,24 @@ def _print_winners(r: Any, spec: Any) -> None:
     for d in r.dropped:
         typer.echo(f"dropped #{d['rank']} {d['architecture']}: no accelerator meets the bounds "
                    f"(closest {d['closest']})")  # fmt: skip
+    if r.handoff:
+        hand = Table(title="winners through the zero-shot quantization core (synthetic data "
+                     f"only; test split, {r.task_source})")  # fmt: skip
+        for col in ("#", "bits per slot", "FP %", "fake-quant with data %", "zero-shot %",
+                    "seconds", "integer model"):  # fmt: skip
+            hand.add_column(col, justify="left" if col in ("bits per slot", "integer model")
+                            else "right")  # fmt: skip
+        for h, w in zip(r.handoff, r.winners, strict=True):
+            hand.add_row(
+                str(h["rank"]), "/".join(map(str, w.bit_widths)),
+                f"{h['test_accuracy_fp']:.1f}", f"{h['test_accuracy_fakequant_data']:.1f}",
+                f"{h['test_accuracy_zsq']:.1f}", f"{h['seconds']:.0f}", h["exported"],
+            )  # fmt: skip
+        Console(width=max(Console().width, 150)).print(hand)
+    if r.study:
+        st = r.study
+        typer.echo(f"Optuna study {st['name']!r}: {st['feasible_trials']} of {st['trials']} "
+                   f"trials feasible; open it with: {st['dashboard']}")  # fmt: skip
 
 
 @app.command()

@@ -10,8 +10,8 @@ from coexplore.accel_model.user_workloads import is_factory_ref
 
 __all__ = ["refused_references"]
 
-# fields that name a file on the server
-_FILE_FIELDS = ("weights", "data", "eval_data", "cache_dir")
+# fields that name a file on the server (a study storage URL names a database file or server)
+_FILE_FIELDS = ("weights", "data", "eval_data", "cache_dir", "study_storage")
 # fields that name a network: a built-in name, a file, or code
 _NETWORK_FIELDS = ("network", "model")
 

@@ -156,7 +156,8 @@ def run_search_bench(
             for seed in range(seeds):
                 spec = CoSearchSpec(strategy=strategy, cost_weight=lam, constraints=cons,
                                     steps=steps, warmup_steps=min(100, steps // 3), seed=seed,
-                                    space=space, task=task, finetune_steps=0)  # fmt: skip
+                                    space=space, task=task, finetune_steps=0,
+                                    quantize=False)  # fmt: skip
                 runs.append(_one(spec))
                 done += 1
                 emit(progress, "bench", done, total, f"{setting} {strategy} lambda {lam} seed "
@@ -168,7 +169,7 @@ def run_search_bench(
         for seed in range(min(seeds, 2)):
             spec = CoSearchSpec(task="cifar10", data=cifar10, constraints=Constraints(fps_min=30),
                                 steps=steps, warmup_steps=min(100, steps // 3), seed=seed,
-                                space=space)  # fmt: skip
+                                space=space, quantize=False)  # fmt: skip
             out["cifar10"].append({"seed": seed, "source": cifar10, **_one(spec)})
             emit(progress, "bench", seed + 1, min(seeds, 2), f"cifar10 seed {seed}")
     return out

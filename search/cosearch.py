@@ -72,6 +72,9 @@ class CoSearchResult:
     arch_steps: int
     evaluator_cached: bool
     steps_done: int
+    # per winner: test accuracy FP, fake-quantized with data, zero-shot quantized (--quantize)
+    handoff: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    study: dict[str, Any] | None = None  # optuna-nsga2: storage URL, study name, how to open it
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -115,6 +118,7 @@ class _Dance(SearchStrategy):
     def search(self, progress: ProgressFn | None) -> None:
         spec: CoSearchSpec = self.spec
         sp, dev = self.space, self.device
+        self._progress = progress  # finalize reports the hand-off's phases too
         torch.manual_seed(spec.seed)
         gen = torch.Generator().manual_seed(spec.seed)
         self.net = Supernet(sp, self.task.num_classes).to(dev)
@@ -254,7 +258,20 @@ class _Dance(SearchStrategy):
                 "--strategy dance-hdx."
             )
         val_acc = [self._accuracy(self.val, w.ops, w.bits, True) for w in winners]
+        handoff, exports = [], {}
+        if spec.quantize:  # every winner fine-tuned from the same searched weights
+            searched = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
         fp, q = self._finetune(winners[0])
+        if spec.quantize:
+            for i, w in enumerate(winners):
+                if i:
+                    self.net.load_state_dict(searched)
+                    w_fp, w_q = self._finetune(w)
+                else:
+                    w_fp, w_q = fp, q
+                rec, writer = self._handoff(w, w_fp, w_q, len(winners))
+                handoff.append(rec)
+                exports[rec["exported"]] = writer
         result = CoSearchResult(
             strategy=self.name, task=spec.task, task_source=self.task.source, space=sp.name,
             constraints=spec.constraints.describe(), winners=winners, dropped=dropped,
@@ -263,7 +280,7 @@ class _Dance(SearchStrategy):
             val_accuracy=val_acc, test_accuracy_fp=fp, test_accuracy_quant=q,
             finetune_steps=spec.finetune_steps, manipulated_steps=self.manipulated,
             arch_steps=max(0, self.steps_done - spec.warmup_steps),
-            evaluator_cached=self.nets.cached, steps_done=self.steps_done,
+            evaluator_cached=self.nets.cached, steps_done=self.steps_done, handoff=handoff,
         )  # fmt: skip
         w = winners[0]
         return RunResult(
@@ -277,6 +294,7 @@ class _Dance(SearchStrategy):
                 "area_mm2": w.verified["area_mm2"],
                 "test_accuracy_fp": fp,
                 "test_accuracy_quant": q,
+                **({"test_accuracy_zsq": handoff[0]["test_accuracy_zsq"]} if handoff else {}),
                 "raw_argmax_feasible": raw_feasible,
                 "winners": len(winners),
             },
@@ -294,8 +312,46 @@ class _Dance(SearchStrategy):
                 + "\n",  # fmt: skip
                 "accelerator.yaml": _accelerator_yaml(w),
                 "trajectory.csv": _table_csv(self.trajectory),
+                **({"handoff.csv": _table_csv([{k: v for k, v in h.items() if k != "bits"}
+                                               for h in handoff])} if handoff else {}),
+                **exports,
             },
         )
+
+    def _handoff(self, w: Winner, fp: float, q: float, n: int) -> tuple[dict[str, Any], Any]:
+        """Winner ``w`` (its weights just fine-tuned) to the zero-shot quantization core at
+        its searched bits; its test accuracy quantized from synthetic data only."""
+        from coexplore.quant import BitMap
+        from coexplore.quant.export import export_quantized
+        from coexplore.search.handoff import extract_subnet, quantize_winner, winner_bitmap
+
+        spec: CoSearchSpec = self.spec
+        emit(self._progress, "quantize", w.rank - 1, n, f"winner {w.rank}: zero-shot at its bits")
+        self._recalibrate_bn(w.ops, w.bits, quantize=False)  # the teacher's FP statistics
+        sub = extract_subnet(self.net, w.ops)
+        bits = winner_bitmap(self.space, w.ops, w.bits)
+        qmodel, rep = quantize_winner(
+            sub, bits, self.test, spec.quant_images, spec.quant_synthetic_steps,
+            spec.quant_iters, spec.seed,
+        )  # fmt: skip
+        name = f"winner{w.rank}_quantized.pt"
+        rec = {"rank": w.rank, "architecture": w.architecture,
+               "test_accuracy_fp_supernet": fp, "test_accuracy_fakequant_data": q,
+               **{k: rep[k] for k in ("test_accuracy_fp", "test_accuracy_zsq", "method",
+                                      "synthetic_images", "synthetic_steps", "recon_iters",
+                                      "seconds")},
+               "bits": rep["bits"], "exported": name}  # fmt: skip
+        bm = BitMap.from_dict(bits, sub, default_bits=8)
+        meta = {"space": self.space.name, "ops": list(w.ops), "bit_indices": list(w.bits),
+                "architecture": w.architecture, "task": spec.task}  # fmt: skip
+
+        def writer(path: Any) -> None:
+            export_quantized(qmodel, path, f"{self.space.name}-winner{w.rank}",
+                             self.task.num_classes, bm, extra=meta)  # fmt: skip
+
+        emit(self._progress, "quantize", w.rank, n,
+             f"winner {w.rank}: {rep['test_accuracy_zsq']:.1f} % zero-shot")  # fmt: skip
+        return rec, writer
 
     def _predict(self, ops: tuple[int, ...], bits: tuple[int, ...]) -> dict[str, float]:
         """The evaluator's view of one discrete design on the generator's accelerator (the

@@ -59,3 +59,4 @@ def _load_strategies() -> None:
     """Strategies register when their module is imported."""
     import coexplore.search.cosearch  # noqa: F401
     import coexplore.search.hardware  # noqa: F401
+    import coexplore.search.nsga2  # noqa: F401

@@ -140,8 +140,15 @@ class CoSearchSpec(RunSpec):
         margin: HDX's safety margin on predicted bounds (log space; 0.05 ~ 5 %).
         finetune_steps: Steps training the first winner's inherited weights alone.
         top_k: Distinct winners derived from the final logits.
+        trials: Designs the ``optuna-nsga2`` baseline evaluates after the weight training.
+        study_storage: SQLAlchemy URL of the Optuna study database (``optuna-nsga2``);
+            ``sqlite:///results/optuna.db`` when empty.
         max_seconds: Optional wall-clock cap (a safety net; 0 = none).
-        quantize: Hand the winners to the zero-shot quantization core.
+        quantize: Hand every winner to the zero-shot quantization core (after its own
+            fine-tune): quantized at its searched bits from synthetic data only, scored on
+            the test split, exported as an integer model.
+        quant_images, quant_synthetic_steps, quant_iters: The hand-off's budget per winner:
+            synthetic images, optimisation steps making them, reconstruction steps per unit.
         device: ``auto``, ``cpu`` or ``cuda``.
         seed: Seed of data splits, initialisation and sampling.
     """
@@ -163,8 +170,13 @@ class CoSearchSpec(RunSpec):
     margin: float = 0.05
     finetune_steps: int = 100
     top_k: int = 3
+    trials: int = 48
+    study_storage: str | None = None
     max_seconds: float = 0.0
     quantize: bool = True
+    quant_images: int = 64
+    quant_synthetic_steps: int = 100
+    quant_iters: int = 100
     device: str = "auto"
     seed: int = 0
 
@@ -178,6 +190,10 @@ class CoSearchSpec(RunSpec):
         check_range("steps", self.steps, 1, 10_000_000)
         check_range("warmup_steps", self.warmup_steps, 0, 10_000_000)
         check_range("top_k", self.top_k, 1, 100)
+        check_range("trials", self.trials, 2, 1_000_000)
+        check_range("quant_images", self.quant_images, 8, 1_000_000)
+        check_range("quant_synthetic_steps", self.quant_synthetic_steps, 1, 1_000_000)
+        check_range("quant_iters", self.quant_iters, 1, 10_000_000)
         check_range("batch_size", self.batch_size, 1, 65_536)
         check_range("weight_lr", self.weight_lr, 1e-6, 10.0)
         check_range("arch_lr", self.arch_lr, 1e-6, 100.0)

@@ -204,10 +204,12 @@ def test_run_is_the_cosearch_and_saves_its_run(tmp_path: Path, monkeypatch) -> N
     monkeypatch.setattr(dance, "ONDEMAND_GENERATOR", GeneratorConfig(train_steps=60, batch=64))
     monkeypatch.setenv("COEXPLORE_CACHE", str(tmp_path / "cache"))
     args = ["run", "--fps", "60", "--space", "tiny", "--steps", "12", "--warmup-steps", "4",
-            "--top-k", "1", "--out", str(tmp_path / "runs")]  # fmt: skip
+            "--top-k", "1", "--quant-images", "16", "--quant-synthetic-steps", "3",
+            "--quant-iters", "3", "--out", str(tmp_path / "runs")]  # fmt: skip
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
     assert "verified on the analytical model" in res.output and "(not verified)" in res.output
+    assert "zero-shot quantization core" in res.output and "winner1_quantized.pt" in res.output
     (folder,) = (tmp_path / "runs").iterdir()
     m = read_run(folder)
     assert m.kind == "co-search" and m.load_spec().constraints.fps_min == 60

@@ -48,7 +48,8 @@ def server(tmp_path: Path):  # noqa: ANN201
     store = JobStore(db)
     runs = tmp_path / "runs"
     co = run(CoSearchSpec(space="tiny", steps=24, warmup_steps=8, finetune_steps=4, top_k=2,
-                          batch_size=16, constraints=Constraints(fps_min=100)))  # fmt: skip
+                          batch_size=16, constraints=Constraints(fps_min=100), quant_images=16,
+                          quant_synthetic_steps=3, quant_iters=3))  # fmt: skip
     sweep = run(HardwareSweepSpec(accel_space="tiny", constraints=Constraints(fps_min=30)))
     ids = {"co-search": _finished(store, co, save_run(co, runs)),
            "hardware-sweep": _finished(store, sweep, save_run(sweep, runs))}  # fmt: skip

@@ -208,7 +208,8 @@ def test_a_job_runs_in_a_worker_process_end_to_end(db: str, tmp_path: Path) -> N
 def test_a_killed_worker_process_is_rerun_and_finishes_once(db: str, tmp_path: Path) -> None:
     store = JobStore(db)
     spec = {"kind": "co-search", "space": "tiny", "steps": 400, "warmup_steps": 390,
-            "finetune_steps": 0, "top_k": 1, "constraints": {"fps_min": 30}}  # fmt: skip
+            "finetune_steps": 0, "top_k": 1, "quantize": False,
+            "constraints": {"fps_min": 30}}  # fmt: skip
     job, _ = store.submit(spec, max_attempts=2)
     ex = LocalExecutor(store, tmp_path / "runs", workers=1, poll_s=0.2)
     ex.start()

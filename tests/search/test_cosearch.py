@@ -17,7 +17,8 @@ from coexplore.search import Constraints, CoSearchSpec, dance, run
 from coexplore.search.constraints import cost_metrics
 from coexplore.search.space import get_space
 
-SMALL = dict(space="tiny", steps=24, warmup_steps=8, finetune_steps=4, top_k=2, batch_size=16)
+SMALL = dict(space="tiny", steps=24, warmup_steps=8, finetune_steps=4, top_k=2, batch_size=16,
+             quantize=False)  # the hand-off has its own tests (test_handoff.py)
 
 
 pytestmark = pytest.mark.usefixtures("small_cost_nets")
