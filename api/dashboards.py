@@ -187,6 +187,18 @@ async function results(job) {{
         'val acc %': r.val_accuracy[i]}})));
     html += '<p>Test accuracy of winner 1: FP ' + fmt(r.test_accuracy_fp) +
       ' %, fake-quantized ' + fmt(r.test_accuracy_quant) + ' %</p>';
+    if (r.handoff && r.handoff.length) {{
+      html += '<h2>Zero-shot quantization of the winners (synthetic data only)</h2>' +
+        table(r.handoff.map((h) => ({{rank: h.rank, 'test FP %': h.test_accuracy_fp,
+          'fake-quant with data %': h.test_accuracy_fakequant_data,
+          'zero-shot %': h.test_accuracy_zsq, method: h.method, seconds: h.seconds,
+          'integer model': h.exported}})));
+    }}
+    if (r.study) {{
+      html += '<h2>Optuna study</h2><p>' + esc(r.study.name) + ': ' +
+        r.study.feasible_trials + ' of ' + r.study.trials + ' trials feasible. Open it with ' +
+        '<code>' + esc(r.study.dashboard) + '</code></p>';
+    }}
     html += '<h2>Accuracy vs energy</h2><div id="pareto" class="plot"></div>';
     html += '<h2>Per-slot bits of winner 1</h2><div id="bits" class="plot" ' +
       'style="height:260px"></div><h2>Accelerator of winner 1</h2>' +

@@ -129,6 +129,8 @@ def test_dashboards_draw_their_plots_without_console_errors(server, tmp_path: Pa
         shapes = driver.execute_script("return document.getElementById('traj').layout.shapes")
         assert shapes and shapes[0]["y0"] == 100
         assert "Winners" in driver.page_source and "fps" in driver.page_source
+        assert "Zero-shot quantization of the winners" in driver.page_source
+        assert "winner1_quantized.pt" in driver.page_source
         _keep(driver, "job-cosearch", tmp_path)
 
         driver.get(f"{url}/ui/jobs/{ids['hardware-sweep']}")
