@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from coexplore.api import _quant_cli, _service_cli
+from coexplore.api import _compare_cli, _quant_cli, _service_cli
 from coexplore.api._common import (
     DEFAULT_RUNS,
     AreaOpt,
@@ -711,6 +711,7 @@ def evaluator_train(
 
 _quant_cli.register(app, bench_app)
 _service_cli.register(app)
+_compare_cli.register(app)
 
 
 def main() -> None:

@@ -13,9 +13,8 @@ trip, JSON-schema-able. The CLI builds them from flags, the REST API from reques
 * ``evaluator`` -- :class:`EvaluatorSpec`: train the DANCE evaluator and hardware generator.
 * ``quantize`` -- :class:`coexplore.quant.QuantSpec` (registered by ``coexplore.quant.spec``).
 
-The co-search, data-free and compare kinds are the seams issues #13 and #15 build on: their
-specs exist and validate, their strategies are not registered yet (running one names what
-is available).
+The data-free kind's strategy is not registered yet (issue #15): its spec validates, and
+running it names what is available.
 """
 
 from __future__ import annotations

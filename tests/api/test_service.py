@@ -165,7 +165,8 @@ def test_openapi_declares_every_status_code_and_the_spec_schemas(api: TestClient
     assert {"404", "409", "410"} <= set(doc["paths"]["/jobs/{job_id}/artefacts/{name}"]["get"]
                                         ["responses"])  # fmt: skip
     kinds = {k["kind"]: k for k in api.get("/kinds").json()}
-    assert kinds["co-search"]["runnable"] and not kinds["compare"]["runnable"]
+    assert kinds["co-search"]["runnable"] and kinds["compare"]["runnable"]
+    assert not kinds["data-free"]["runnable"]
     assert "constraints" in kinds["co-search"]["spec_schema"]["properties"]
     health = api.get("/health").json()
     assert health["status"] == "ok" and health["database"] and health["executor"] is None

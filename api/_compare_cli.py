@@ -1,0 +1,118 @@
+"""``search compare``: co-search strategies side by side on one problem (issue #15).
+
+Kept apart from cli.py (which registers it); torch is imported only when it runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from coexplore.api._common import (
+    DEFAULT_RUNS,
+    AreaOpt,
+    EnergyOpt,
+    FpsOpt,
+    JsonOpt,
+    LatencyOpt,
+    OutOpt,
+    PowerOpt,
+    constraints,
+    execute,
+    guard,
+)
+
+__all__ = ["register", "DEFAULT_STRATEGIES"]
+
+DEFAULT_STRATEGIES = "dance-hdx,dance-soft,dance-adaptive,optuna-nsga2,random"
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    @guard
+    def compare(
+        fps: FpsOpt = None,
+        latency_ms: LatencyOpt = None,
+        area_mm2: AreaOpt = None,
+        energy_uj: EnergyOpt = None,
+        power_mw: PowerOpt = None,
+        strategies: Annotated[
+            str, typer.Option(help="Co-search strategies, comma-separated.")
+        ] = DEFAULT_STRATEGIES,
+        seeds: Annotated[int, typer.Option(min=1, max=100, help="Seeds per strategy.")] = 3,
+        task: Annotated[str, typer.Option(help="digits (built in), cifar10, fashion-mnist.")] = (
+            "digits"
+        ),
+        data: Annotated[
+            Path | None, typer.Option(help="The task's data (folder or .npz) when not built in.")
+        ] = None,
+        space: Annotated[str, typer.Option(help="Joint search space.")] = "micro",
+        objective: Annotated[str, typer.Option(help="edp, latency, energy, area or edap.")] = (
+            "edp"
+        ),
+        cost_weight: Annotated[
+            float, typer.Option("--lambda", min=0, help="lambda of the DANCE strategies.")
+        ] = 0.02,
+        steps: Annotated[int, typer.Option(min=2, help="Search steps per run.")] = 300,
+        trials: Annotated[int, typer.Option(min=2, help="Designs optuna-nsga2 evaluates.")] = 48,
+        study_storage: Annotated[
+            str | None, typer.Option(help="SQLAlchemy URL of optuna-nsga2's study database.")
+        ] = None,
+        out: OutOpt = DEFAULT_RUNS,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Run co-search strategies on the same task, space, bounds, budget and seeds; one
+        table (feasible fraction on the analytical model, accuracy, energy, area, hypervolume
+        of the feasible accuracy-energy front, wall time) and a plot (compare.html).
+
+        Example: search compare --fps 30 --strategies dance-hdx,optuna-nsga2 --seeds 3
+        """
+        from coexplore.search import CompareSpec, CoSearchSpec
+
+        problem = CoSearchSpec(
+            task=task, data=None if data is None else str(data), space=space,
+            constraints=constraints(fps, latency_ms, area_mm2, energy_uj, power_mw),
+            objective=objective, cost_weight=cost_weight, steps=steps,
+            warmup_steps=min(100, steps // 3), trials=trials, study_storage=study_storage,
+            quantize=False,
+        )  # fmt: skip
+        names = tuple(s.strip() for s in strategies.split(",") if s.strip())
+        spec = CompareSpec(problem=problem, strategies=names, seeds=seeds)
+        done = execute(spec, out, as_json)
+        if done is None:
+            return
+        res, folder = done
+        _print_compare(res.result)
+        typer.echo(f"Saved to {folder} (plot: {folder / 'compare.html'})")
+
+
+def _fmt(mean: Any, se: Any, digits: int = 1) -> str:
+    if mean is None:
+        return "-"
+    return f"{mean:,.{digits}f} ± {se:,.{digits}f}"
+
+
+def _print_compare(r: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    p = r.problem
+    table = Table(title=f"compare on {p['task']} ({p['space']}), {r.seeds} seeds, "
+                  f"{p['steps']} steps each; verified on the analytical model")  # fmt: skip
+    for col in ("strategy", "final feasible", "raw argmax feasible", "val acc %", "energy uJ",
+                "area mm^2", "fps", "hypervolume", "seconds"):  # fmt: skip
+        table.add_column(col, justify="left" if col == "strategy" else "right")
+    for s in r.summary:
+        table.add_row(
+            s["strategy"], f"{s['final_feasible']:.0%}", f"{s['raw_feasible']:.0%}",
+            _fmt(s["val_accuracy"], s["val_accuracy_se"]),
+            _fmt(s["energy_uj"], s["energy_uj_se"], 2), _fmt(s["area_mm2"], s["area_mm2_se"], 3),
+            _fmt(s["fps"], s["fps_se"]), _fmt(s["hypervolume"], s["hypervolume_se"], 0),
+            _fmt(s["seconds"], s["seconds_se"], 0),
+        )  # fmt: skip
+    Console(width=max(Console().width, 150)).print(table)
+    lo, hi = r.reference
+    typer.echo(f"hypervolume: area dominated by each run's feasible winners (accuracy % x "
+               f"energy uJ) above accuracy {lo:g} % and below {hi:.3g} uJ")  # fmt: skip
