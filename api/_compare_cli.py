@@ -29,7 +29,42 @@ __all__ = ["register", "DEFAULT_STRATEGIES"]
 DEFAULT_STRATEGIES = "dance-hdx,dance-soft,dance-adaptive,optuna-nsga2,random"
 
 
-def register(app: typer.Typer) -> None:
+def register(app: typer.Typer, bench_app: typer.Typer) -> None:
+    @bench_app.command("compare")
+    @guard
+    def bench_compare(
+        seeds: Annotated[int, typer.Option(min=1, help="Seeds per strategy.")] = 5,
+        steps: Annotated[int, typer.Option(min=2, help="Search steps per run.")] = 300,
+        trials: Annotated[int, typer.Option(min=2, help="optuna-nsga2's trials.")] = 48,
+        space: Annotated[str, typer.Option(help="Joint search space.")] = "micro",
+        study_storage: Annotated[
+            str | None, typer.Option(help="SQLAlchemy URL of optuna-nsga2's study database.")
+        ] = None,
+        out: Annotated[Path, typer.Option(help="Markdown table to write.")] = Path(
+            "results/compare.md"
+        ),
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Every co-search strategy on the default problem (fps 30) over seeds: feasibility,
+        accuracy, energy, hypervolume and wall time; NSGA-II also with 10x its trials."""
+        import json
+
+        from coexplore.api._common import ProgressView
+        from coexplore.runs import atomic_write
+        from coexplore.search.bench_compare import render_compare_markdown, run_compare_bench
+
+        with ProgressView(as_json, lines=("bench",)) as view:
+            res = run_compare_bench(seeds=seeds, steps=steps, trials=trials, space=space,
+                                    study_storage=study_storage, progress=view)  # fmt: skip
+        command = f"search bench compare --seeds {seeds}" + "".join(
+            f" --{k} {v}" for k, v, d in (("steps", steps, 300), ("trials", trials, 48),
+                                          ("space", space, "micro")) if v != d
+        )  # fmt: skip
+        text = render_compare_markdown(res, command)
+        atomic_write(out, text)
+        atomic_write(out.with_suffix(".json"), json.dumps(res, indent=2, default=float) + "\n")
+        typer.echo(json.dumps(res, indent=2, default=float) if as_json else text)
+
     @app.command()
     @guard
     def compare(

@@ -711,7 +711,7 @@ def evaluator_train(
 
 _quant_cli.register(app, bench_app)
 _service_cli.register(app)
-_compare_cli.register(app)
+_compare_cli.register(app, bench_app)
 
 
 def main() -> None:

@@ -74,3 +74,27 @@ def test_the_compare_command_prints_one_row_per_strategy(tmp_path: Path) -> None
     bad = CliRunner().invoke(app, ["compare", "--strategies", "hardware-sweep",
                                    "--out", str(tmp_path)])  # fmt: skip
     assert bad.exit_code == 2 and "not a co-search strategy" in bad.output
+
+
+@pytest.mark.usefixtures("small_cost_nets")
+def test_bench_compare_writes_its_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from coexplore.search import bench_compare
+    from coexplore.search.cosearch import RandomSearch
+
+    monkeypatch.setattr(RandomSearch, "RANDOM_CANDIDATES", 3)
+    monkeypatch.setattr(bench_compare, "STRATEGIES", ("dance-hdx", "optuna-nsga2"))
+    monkeypatch.setattr(bench_compare, "NSGA_TIME_FACTOR", 2)
+    out = tmp_path / "compare.md"
+    r = CliRunner().invoke(app, ["bench", "compare", "--seeds", "1", "--steps", "12",
+                                 "--trials", "4", "--space", "tiny", "--out", str(out),
+                                 "--study-storage", f"sqlite:///{tmp_path / 'o.db'}"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    res = json.loads(out.with_suffix(".json").read_text())
+    assert [row["label"] for row in res["rows"]] == ["dance-hdx", "optuna-nsga2",
+                                                     "optuna-nsga2 x2 trials"]  # fmt: skip
+    assert [row["trials"] for row in res["rows"]] == [4, 4, 8]
+    text = out.read_text()
+    assert "search bench compare --seeds 1 --steps 12 --trials 4 --space tiny" in text
+    assert "Target: HDX's mean feasible hypervolume" in text
