@@ -19,6 +19,7 @@ import numpy as np
 from coexplore.progress import ProgressFn, emit
 from coexplore.search.compare import hypervolume_2d, run_one
 from coexplore.search.constraints import Constraints
+from coexplore.search.runner import run
 from coexplore.search.specs import CoSearchSpec
 
 __all__ = ["run_compare_bench", "render_compare_markdown", "STRATEGIES", "NSGA_TIME_FACTOR"]
@@ -51,7 +52,7 @@ def run_compare_bench(
                                 warmup_steps=min(100, steps // 3), seed=seed, trials=n_trials,
                                 constraints=Constraints(fps_min=fps), quantize=False,
                                 study_storage=study_storage)  # fmt: skip
-            runs.append({"seed": seed, **run_one(spec)})
+            runs.append({"seed": seed, **run_one(spec, run)})
             done += 1
             emit(progress, "bench", done, total, f"{label} seed {seed}: "
                  f"{'feasible' if runs[-1]['final_feasible'] else 'infeasible'}, "

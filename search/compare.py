@@ -68,10 +68,10 @@ class CompareResult:
         return dataclasses.asdict(self)
 
 
-def run_one(spec: Any) -> dict[str, Any]:
-    """One co-search run, reduced to what the comparison tables need."""
-    from coexplore.search.runner import run
-
+def run_one(spec: Any, run: Any = None) -> dict[str, Any]:
+    """One co-search run (by ``run(spec)``; the registered strategy by default), reduced to
+    what the comparison tables need."""
+    run = run or (lambda s: STRATEGIES.get(s.strategy)(s).run())
     t = time.perf_counter()
     try:
         r = run(spec).result

@@ -88,7 +88,7 @@ def test_bad_spec_json_is_refused_with_the_rule() -> None:
 def test_strategies_not_built_yet_say_what_is_available() -> None:
     with pytest.raises(
         UnknownComponentError,
-        match="'sequential'; choose one of: dance-adaptive, dance-hdx, dance-soft, hardware",
+        match="'sequential'; choose one of: compare, dance-adaptive, dance-hdx, dance-soft,",
     ):
         run(CoSearchSpec(strategy="sequential"))
     with pytest.raises(ConfigError, match="warmup_steps.*must be below"):

@@ -122,7 +122,7 @@ def test_submit_validates_with_the_run_layer_and_is_idempotent(api: TestClient) 
     bad = api.post("/jobs", json={"spec": {**SWEEP, "bitz": [4]}})
     assert bad.status_code == 422 and "bitz" in bad.json()["detail"]
     assert api.post("/jobs", json={"spec": {"kind": "nope"}}).status_code == 422
-    assert api.post("/jobs", json={"spec": {"kind": "compare"}}).status_code == 422  # no runner
+    assert api.post("/jobs", json={"spec": {"kind": "data-free"}}).status_code == 422  # no runner
     assert api.post("/jobs", json={"spec": {**SWEEP, "bits": "x"}}).status_code == 422
     listed = api.get("/jobs", params={"status": "queued", "kind": "hardware-sweep"}).json()
     assert listed["total"] == 1 and listed["jobs"][0]["id"] == job["id"]
