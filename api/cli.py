@@ -84,7 +84,9 @@ def run(
     objective: Annotated[
         str, typer.Option(help="Hardware cost: edp, latency, energy, area or edap.")
     ] = "edp",
-    steps: Annotated[int, typer.Option(min=1, help="Search steps.")] = 300,
+    steps: Annotated[
+        int | None, typer.Option(min=1, help="Search steps (co-search 300, data-free 500).")
+    ] = None,
     warmup_steps: Annotated[int, typer.Option(min=0, help="Weight-only steps first.")] = 100,
     top_k: Annotated[int, typer.Option(min=1, help="Distinct winners to verify.")] = 3,
     trials: Annotated[
@@ -107,6 +109,22 @@ def run(
     quant_iters: Annotated[
         int, typer.Option(min=1, help="Reconstruction steps per unit for the hand-off.")
     ] = 100,
+    model: Annotated[
+        str | None,
+        typer.Option(help="Data-free mode: a pretrained model (resnet20... or "
+                     "package.module:factory); its per-layer bits and the accelerator are "
+                     "searched, without its data."),  # fmt: skip
+    ] = None,
+    weights: Annotated[Path | None, typer.Option(help="Data-free mode: its weights.")] = None,
+    eval_data: Annotated[
+        Path | None, typer.Option(help="Data-free mode: test data to score the designs on.")
+    ] = None,
+    accel_space: Annotated[
+        str, typer.Option(help="Data-free mode: accelerator space (edge, tiny, micro...).")
+    ] = "edge",
+    bits: Annotated[
+        str, typer.Option(help="Data-free mode: bit-widths a layer may take.")
+    ] = "2,3,4,6,8",
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     seed: Annotated[int, typer.Option(min=0, help="Seed.")] = 0,
     max_seconds: Annotated[
@@ -121,10 +139,31 @@ def run(
     analytical cost model (trained once per space, then cached); HDX keeps every bound met.
     The winners are verified on the analytical model over the whole accelerator space.
 
+    With --model (and --weights), the data-free co-search: the network is fixed, its
+    per-layer bit-widths and the accelerator are searched under the same bounds with HDX,
+    accuracy estimated from synthetic data; uniform W8A8/W6A6/W4A4 are compared in the run.
+
     Example: search run --fps 30
     """
     from coexplore.search import CoSearchSpec
 
+    if model is not None:
+        from coexplore.search.specs import DataFreeSpec
+
+        df = DataFreeSpec(
+            model=model, weights=None if weights is None else str(weights),
+            eval_data=None if eval_data is None else str(eval_data), accel_space=accel_space,
+            bits=parse_ints(bits, "--bits", "2,4,8"),
+            constraints=constraints(fps, latency_ms, area_mm2, energy_uj, power_mw),
+            objective=objective, cost_weight=cost_weight, top_k=top_k, device=device,
+            images=quant_images, synthetic_steps=quant_synthetic_steps, recon_iters=quant_iters,
+            seed=seed, **({} if steps is None else {"steps": steps}),
+        )  # fmt: skip
+        done = execute(df, out, as_json)
+        if done is not None:
+            _print_datafree(done[0].result)
+            typer.echo(f"Saved to {done[1]}")
+        return
     spec = CoSearchSpec(
         strategy=strategy,
         task=task,
@@ -133,7 +172,7 @@ def run(
         constraints=constraints(fps, latency_ms, area_mm2, energy_uj, power_mw),
         objective=objective,
         cost_weight=cost_weight,
-        steps=steps,
+        steps=300 if steps is None else steps,
         warmup_steps=warmup_steps,
         top_k=top_k,
         trials=trials,
@@ -152,6 +191,34 @@ def run(
     res, folder = done
     _print_winners(res.result, spec)
     typer.echo(f"Saved to {folder}")
+
+
+def _print_datafree(r: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"data-free co-search of {r.model} ({r.accel_space}; {r.constraints}): "
+                  "every cost verified on the analytical model")  # fmt: skip
+    for col in ("design", "bits per layer", "accelerator", "fps", "energy uJ", "area mm^2",
+                "sensitivity", "zero-shot %", "dominated by"):  # fmt: skip
+        table.add_column(col, justify="left" if col in ("design", "bits per layer",
+                                                        "accelerator", "dominated by")
+                         else "right")  # fmt: skip
+    for d in r.designs:
+        v = d.get("verified")
+        sens = d["predicted_sensitivity"]
+        table.add_row(
+            d["name"], "/".join(map(str, d["bits"])),
+            d.get("accelerator", "none meets the bounds: " + d.get("closest", "")),
+            f"{v['fps']:,.1f}" if v else "-", f"{v['energy_uj']:,.2f}" if v else "-",
+            f"{v['area_mm2']:.3f}" if v else "-", "-" if sens is None else f"{sens:.4f}",
+            f"{d['test_zsq']:.2f}" if "test_zsq" in d else "-",
+            ", ".join(d.get("dominated_by", [])) or "-",
+        )  # fmt: skip
+    Console(width=max(Console().width, 160)).print(table)
+    if r.dominates_uniform is not None:
+        typer.echo("every uniform choice that meets the bounds is dominated by a searched "
+                   f"design: {'yes' if r.dominates_uniform else 'no'}")  # fmt: skip
 
 
 def _accel_text(accelerator: dict[str, Any]) -> str:

@@ -59,5 +59,6 @@ def _load_strategies() -> None:
     """Strategies register when their module is imported."""
     import coexplore.search.compare  # noqa: F401
     import coexplore.search.cosearch  # noqa: F401
+    import coexplore.search.datafree  # noqa: F401
     import coexplore.search.hardware  # noqa: F401
     import coexplore.search.nsga2  # noqa: F401

@@ -13,8 +13,7 @@ trip, JSON-schema-able. The CLI builds them from flags, the REST API from reques
 * ``evaluator`` -- :class:`EvaluatorSpec`: train the DANCE evaluator and hardware generator.
 * ``quantize`` -- :class:`coexplore.quant.QuantSpec` (registered by ``coexplore.quant.spec``).
 
-The data-free kind's strategy is not registered yet (issue #15): its spec validates, and
-running it names what is available.
+Every kind has a runner (``coexplore.search.runner.run``).
 """
 
 from __future__ import annotations
@@ -224,7 +223,15 @@ class DataFreeSpec(RunSpec):
         bits: Bit-widths each layer may take.
         constraints: Hard bounds.
         objective: Hardware cost to minimise.
-        steps: Search steps.
+        steps: Search steps (one HDX step on the per-layer bit logits each).
+        cost_weight: lambda in sensitivity + lambda * log objective.
+        top_k: Bit assignments verified and quantized.
+        uniform: Uniform bit-widths compared in the same run (each on its own best feasible
+            accelerator).
+        images, synthetic_steps, recon_iters: The quantization core's budget: synthetic
+            images (also the sensitivity set), steps making them, reconstruction steps per
+            unit.
+        cache_dir: Where synthetic sets are cached (per teacher).
         device, seed: As for the co-search.
     """
 
@@ -238,6 +245,13 @@ class DataFreeSpec(RunSpec):
     constraints: Constraints = dataclasses.field(default_factory=Constraints)
     objective: str = "edp"
     steps: int = 500
+    cost_weight: float = 0.02
+    top_k: int = 3
+    uniform: tuple[int, ...] = (8, 6, 4)
+    images: int = 64
+    synthetic_steps: int = 100
+    recon_iters: int = 100
+    cache_dir: str | None = None
     device: str = "auto"
     seed: int = 0
 
@@ -245,6 +259,13 @@ class DataFreeSpec(RunSpec):
         super().__post_init__()
         _check_name("accelerator space", self.accel_space, DESIGN_SPACES.names(), "")
         check_bits_options("bits", self.bits)
+        for b in self.uniform:
+            check_range("uniform bit-width", b, 2, 8)
+        check_range("cost_weight", self.cost_weight, 0.0, 1e6)
+        check_range("top_k", self.top_k, 1, 100)
+        check_range("images", self.images, 8, 1_000_000)
+        check_range("synthetic_steps", self.synthetic_steps, 1, 1_000_000)
+        check_range("recon_iters", self.recon_iters, 1, 10_000_000)
         check_choice("objective", self.objective, OBJECTIVES)
         check_choice("device", self.device, ("auto", "cpu", "cuda"))
         check_range("steps", self.steps, 1, 10_000_000)

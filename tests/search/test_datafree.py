@@ -1,0 +1,79 @@
+"""The data-free co-search: exact per-layer cost tables, a data-free sensitivity, HDX on the
+per-layer bits, verified winners beside uniform bit-widths, zero-shot quantization."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from coexplore.accel_model import AnalyticalModel, get_design_space
+from coexplore.accel_model._torch_bridge import workload_from_torch
+from coexplore.api.cli import app
+from coexplore.quant.bitmap import quantizable_layers
+from coexplore.quant.models import load_model
+from coexplore.runs import read_run
+from coexplore.search.datafree import layer_sensitivity
+
+WEIGHTS = "weights/akamaster_resnet20-12fca82f.th"
+
+
+def test_per_layer_costs_add_up_to_the_network_cost_on_every_accelerator(
+    shared_data: Path,
+) -> None:
+    """The tables the search differentiates through are exact: layer costs at each layer's
+    own bit-width sum to the analytical model's cost of the mixed-precision network."""
+    model = load_model("resnet20", shared_data / WEIGHTS)
+    wl = workload_from_torch(model, (1, 3, 32, 32))
+    accs = get_design_space("tiny").batch(get_design_space("tiny").all_indices())
+    m = AnalyticalModel()
+    bits = np.random.default_rng(0).choice([2, 4, 8], size=len(wl.layers))
+    whole = m.evaluate(wl, accs, w_bits=bits, a_bits=bits)
+    tables = {b: m.evaluate(wl, accs, w_bits=np.full(len(bits), b), a_bits=np.full(len(bits), b),
+                            per_layer=True).layers for b in (2, 4, 8)}  # fmt: skip
+    cycles = sum(tables[b]["cycles"][i] for i, b in enumerate(bits))
+    energy = sum(tables[b]["energy_pj"][i] for i, b in enumerate(bits))
+    np.testing.assert_allclose(cycles / accs.clock_hz, whole.latency_s, rtol=1e-9)
+    np.testing.assert_allclose(energy, whole.energy_pj, rtol=1e-9)
+    assert [la.name for la in wl.layers] == quantizable_layers(model)
+
+
+def test_fewer_bits_are_more_sensitive(shared_data: Path) -> None:
+    model = load_model("resnet20", shared_data / WEIGHTS)
+    names = quantizable_layers(model)
+    images = torch.randn(16, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    sens = layer_sensitivity(model, names, [2, 4, 8], images)
+    assert sens.shape == (len(names), 3) and (sens >= 0).all()
+    total = sens.sum(0)
+    assert total[0] > total[1] > total[2]
+
+
+def test_the_data_free_run_meets_a_bound_uniform_8_bits_cannot(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    args = ["run", "--model", "resnet20", "--weights", str(shared_data / WEIGHTS),
+            "--eval-data", str(shared_data / "cifar10_test_first1017.npz"),
+            "--accel-space", "tiny", "--fps", "600", "--steps", "40", "--top-k", "2",
+            "--quant-images", "16", "--quant-synthetic-steps", "3", "--quant-iters", "3",
+            "--out", str(tmp_path)]  # fmt: skip
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("COEXPLORE_CACHE", str(tmp_path / "cache"))
+        r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert "data-free co-search of resnet20" in r.output
+    (folder,) = [p for p in tmp_path.iterdir() if p.name != "cache"]
+    res = json.loads((folder / "result.json").read_text())
+    designs = {d["name"]: d for d in res["designs"]}
+    first = designs["searched #1"]
+    assert first["feasible"] and first["verified"]["fps"] >= 600  # verified, not predicted
+    assert not designs["uniform W8A8"]["feasible"] and designs["uniform W8A8"]["closest"]
+    assert "test_zsq" in first and 0 <= first["test_zsq"] <= 100
+    bits = json.loads((folder / "bits.json").read_text())
+    assert list(bits) == res["layers"] and list(bits.values()) == first["bits"]
+    assert (folder / "quantized.pt").is_file() and read_run(folder).kind == "data-free"
+    bad = CliRunner().invoke(app, ["run", "--model", "resnet20", "--out", str(tmp_path)])
+    assert bad.exit_code == 2 and "weights are required" in bad.output
