@@ -1,4 +1,5 @@
-"""``search compare``: co-search strategies side by side on one problem (issue #15).
+"""``search compare``, ``search bench compare`` and ``search bench datafree``: strategies side
+by side, and the data-free co-search beside uniform bit-widths (issue #15).
 
 Kept apart from cli.py (which registers it); torch is imported only when it runs.
 """
@@ -61,6 +62,45 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
                                           ("space", space, "micro")) if v != d
         )  # fmt: skip
         text = render_compare_markdown(res, command)
+        atomic_write(out, text)
+        atomic_write(out.with_suffix(".json"), json.dumps(res, indent=2, default=float) + "\n")
+        typer.echo(json.dumps(res, indent=2, default=float) if as_json else text)
+
+    @bench_app.command("datafree")
+    @guard
+    def bench_datafree(
+        accel_space: Annotated[str, typer.Option(help="Accelerator design space.")] = "edge",
+        steps: Annotated[int, typer.Option(min=1, help="HDX steps per run.")] = 500,
+        images: Annotated[int, typer.Option(min=8, help="Synthetic images.")] = 64,
+        synthetic_steps: Annotated[int, typer.Option(min=1)] = 100,
+        recon_iters: Annotated[int, typer.Option(min=1)] = 100,
+        data_dir: Annotated[
+            Path | None, typer.Option(help="The shared data folder (default: ../shared/data).")
+        ] = None,
+        out: Annotated[Path, typer.Option(help="Markdown table to write.")] = Path(
+            "results/datafree.md"
+        ),
+        as_json: JsonOpt = False,
+    ) -> None:
+        """ResNet-20 (shared weights) at fps 30 and a tight bound: searched per-layer bits vs
+        uniform W8A8/W6A6/W4A4, verified fps/energy, zero-shot accuracy on both test sets."""
+        import json
+
+        from coexplore.api._common import ProgressView
+        from coexplore.quant.data import default_data_dir
+        from coexplore.runs import atomic_write
+        from coexplore.search.bench_datafree import render_datafree_markdown, run_datafree_bench
+
+        with ProgressView(as_json, lines=("bench",)) as view:
+            res = run_datafree_bench(data_dir or default_data_dir(), accel_space, steps, images,
+                                     synthetic_steps, recon_iters, progress=view)  # fmt: skip
+        command = "search bench datafree" + "".join(
+            f" --{k} {v}" for k, v, d in (
+                ("accel-space", accel_space, "edge"), ("steps", steps, 500),
+                ("images", images, 64), ("synthetic-steps", synthetic_steps, 100),
+                ("recon-iters", recon_iters, 100)) if v != d
+        )  # fmt: skip
+        text = render_datafree_markdown(res, command)
         atomic_write(out, text)
         atomic_write(out.with_suffix(".json"), json.dumps(res, indent=2, default=float) + "\n")
         typer.echo(json.dumps(res, indent=2, default=float) if as_json else text)

@@ -74,6 +74,33 @@ def test_the_data_free_run_meets_a_bound_uniform_8_bits_cannot(
     assert "test_zsq" in first and 0 <= first["test_zsq"] <= 100
     bits = json.loads((folder / "bits.json").read_text())
     assert list(bits) == res["layers"] and list(bits.values()) == first["bits"]
+    # the bits map is what `search quantize --bits-map` reads for this model
+    from coexplore.quant import BitMap
+
+    bm = BitMap.from_json(folder / "bits.json", load_model("resnet20", shared_data / WEIGHTS), 8)
+    assert [b.w_bits for b in bm.bits.values()] == first["bits"]
     assert (folder / "quantized.pt").is_file() and read_run(folder).kind == "data-free"
     bad = CliRunner().invoke(app, ["run", "--model", "resnet20", "--out", str(tmp_path)])
     assert bad.exit_code == 2 and "weights are required" in bad.output
+
+
+def test_bench_datafree_writes_its_table(
+    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from coexplore.search import bench_datafree
+
+    monkeypatch.setattr(bench_datafree, "EVAL_SETS", {"1,017 lossless":
+                                                      "cifar10_test_first1017.npz"})  # fmt: skip
+    monkeypatch.setenv("COEXPLORE_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "datafree.md"
+    r = CliRunner().invoke(app, ["bench", "datafree", "--accel-space", "tiny", "--steps", "10",
+                                 "--images", "16", "--synthetic-steps", "3", "--recon-iters",
+                                 "3", "--data-dir", str(shared_data), "--out", str(out)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    res = json.loads(out.with_suffix(".json").read_text())
+    assert [row["bound"].split(" (")[0] for row in res["rows"]][0] == "fps >= 30"
+    tight = res["rows"][1]
+    w8 = next(d for d in tight["designs"] if d["name"] == "uniform W8A8")
+    assert not w8["feasible"]  # the tight bound is above the fastest W8A8 design
+    text = out.read_text()
+    assert "search bench datafree --accel-space tiny --steps 10" in text and "| drop |" in text
