@@ -93,9 +93,10 @@ def test_bench_datafree_writes_its_table(
                                                       "cifar10_test_first1017.npz"})  # fmt: skip
     monkeypatch.setenv("COEXPLORE_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "datafree.md"
-    r = CliRunner().invoke(app, ["bench", "datafree", "--accel-space", "tiny", "--steps", "10",
-                                 "--images", "16", "--synthetic-steps", "3", "--recon-iters",
-                                 "3", "--data-dir", str(shared_data), "--out", str(out)])  # fmt: skip
+    args = ["bench", "datafree", "--accel-space", "tiny", "--steps", "10", "--images", "16",
+            "--synthetic-steps", "3", "--recon-iters", "3", "--data-dir", str(shared_data),
+            "--out", str(out)]  # fmt: skip
+    r = CliRunner().invoke(app, args)
     assert r.exit_code == 0, r.output
     res = json.loads(out.with_suffix(".json").read_text())
     assert [row["bound"].split(" (")[0] for row in res["rows"]][0] == "fps >= 30"
