@@ -66,6 +66,43 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         atomic_write(out.with_suffix(".json"), json.dumps(res, indent=2, default=float) + "\n")
         typer.echo(json.dumps(res, indent=2, default=float) if as_json else text)
 
+    @bench_app.command("handoff")
+    @guard
+    def bench_handoff(
+        seeds: Annotated[int, typer.Option(min=1, help="Default co-search runs.")] = 3,
+        steps: Annotated[int, typer.Option(min=2, help="Search steps per run.")] = 300,
+        space: Annotated[str, typer.Option(help="Joint search space.")] = "micro",
+        quant_images: Annotated[int, typer.Option(min=8)] = 64,
+        quant_synthetic_steps: Annotated[int, typer.Option(min=1)] = 100,
+        quant_iters: Annotated[int, typer.Option(min=1)] = 100,
+        out: Annotated[Path, typer.Option(help="Markdown table to write.")] = Path(
+            "results/handoff.md"
+        ),
+        as_json: JsonOpt = False,
+    ) -> None:
+        """The default run's winners: FP vs data-aware fake quantization vs zero-shot, at the
+        searched bits and at W8A8 (targets: within 2 and 0.5 points)."""
+        import json
+
+        from coexplore.api._common import ProgressView
+        from coexplore.runs import atomic_write
+        from coexplore.search.bench_handoff import render_handoff_markdown, run_handoff_bench
+
+        with ProgressView(as_json, lines=("bench",)) as view:
+            res = run_handoff_bench(seeds, steps, space, quant_images, quant_synthetic_steps,
+                                    quant_iters, progress=view)  # fmt: skip
+        command = f"search bench handoff --seeds {seeds}" + "".join(
+            f" --{k} {v}" for k, v, d in (
+                ("steps", steps, 300), ("space", space, "micro"),
+                ("quant-images", quant_images, 64),
+                ("quant-synthetic-steps", quant_synthetic_steps, 100),
+                ("quant-iters", quant_iters, 100)) if v != d
+        )  # fmt: skip
+        text = render_handoff_markdown(res, command)
+        atomic_write(out, text)
+        atomic_write(out.with_suffix(".json"), json.dumps(res, indent=2, default=float) + "\n")
+        typer.echo(json.dumps(res, indent=2, default=float) if as_json else text)
+
     @bench_app.command("datafree")
     @guard
     def bench_datafree(

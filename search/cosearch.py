@@ -327,6 +327,10 @@ class _Dance(SearchStrategy):
 
         spec: CoSearchSpec = self.spec
         emit(self._progress, "quantize", w.rank - 1, n, f"winner {w.rank}: zero-shot at its bits")
+        w8: dict[str, Any] = {}
+        if spec.quant_compare_w8:  # the data-aware W8A8 reference (fake quant, BN on train)
+            bits8 = (self.space.bits.index(8),) * self.space.n_slots
+            w8["test_accuracy_fakequant_data_w8"] = self._accuracy(self.test, w.ops, bits8, True)
         self._recalibrate_bn(w.ops, w.bits, quantize=False)  # the teacher's FP statistics
         sub = extract_subnet(self.net, w.ops)
         bits = winner_bitmap(self.space, w.ops, w.bits)
@@ -340,7 +344,14 @@ class _Dance(SearchStrategy):
                **{k: rep[k] for k in ("test_accuracy_fp", "test_accuracy_zsq", "method",
                                       "synthetic_images", "synthetic_steps", "recon_iters",
                                       "seconds")},
-               "bits": rep["bits"], "exported": name}  # fmt: skip
+               "bits": rep["bits"], "exported": name, **w8}  # fmt: skip
+        if spec.quant_compare_w8:
+            all8 = {k: [8, 8] for k in bits}
+            _, rep8 = quantize_winner(
+                sub, all8, self.test, spec.quant_images, spec.quant_synthetic_steps,
+                spec.quant_iters, spec.seed,
+            )  # fmt: skip
+            rec["test_accuracy_zsq_w8"] = rep8["test_accuracy_zsq"]
         bm = BitMap.from_dict(bits, sub, default_bits=8)
         meta = {"space": self.space.name, "ops": list(w.ops), "bit_indices": list(w.bits),
                 "architecture": w.architecture, "task": spec.task}  # fmt: skip

@@ -145,6 +145,8 @@ class CoSearchSpec(RunSpec):
         quantize: Hand every winner to the zero-shot quantization core (after its own
             fine-tune): quantized at its searched bits from synthetic data only, scored on
             the test split, exported as an integer model.
+        quant_compare_w8: The hand-off also quantizes each winner at uniform W8A8 (zero-shot
+            and data-aware fake quantization; ``search bench handoff``).
         quant_images, quant_synthetic_steps, quant_iters: The hand-off's budget per winner:
             synthetic images, optimisation steps making them, reconstruction steps per unit.
         device: ``auto``, ``cpu`` or ``cuda``.
@@ -175,6 +177,7 @@ class CoSearchSpec(RunSpec):
     quant_images: int = 64
     quant_synthetic_steps: int = 100
     quant_iters: int = 100
+    quant_compare_w8: bool = False
     device: str = "auto"
     seed: int = 0
 

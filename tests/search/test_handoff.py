@@ -112,3 +112,26 @@ def test_cosearch_hands_every_winner_to_the_quantization_core(tmp_path: Path) ->
     for h in r.handoff:
         assert (folder / h["exported"]).is_file()
     assert (folder / "handoff.csv").read_text().count("\n") == len(r.winners) + 1
+
+
+@pytest.mark.usefixtures("small_cost_nets")
+def test_bench_handoff_compares_zero_shot_with_data_aware(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from coexplore.api.cli import app
+
+    out = tmp_path / "handoff.md"
+    r = CliRunner().invoke(app, ["bench", "handoff", "--seeds", "1", "--steps", "12",
+                                 "--space", "tiny", "--quant-images", "16",
+                                 "--quant-synthetic-steps", "3", "--quant-iters", "3",
+                                 "--out", str(out)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    res = json.loads(out.with_suffix(".json").read_text())
+    assert res["winners"]
+    for w in res["winners"]:
+        for k in ("test_accuracy_fp", "test_accuracy_fakequant_data", "test_accuracy_zsq",
+                  "test_accuracy_fakequant_data_w8", "test_accuracy_zsq_w8"):  # fmt: skip
+            assert 0 <= w[k] <= 100
+    assert "| at W8A8 |" in out.read_text()
