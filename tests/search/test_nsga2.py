@@ -56,11 +56,28 @@ def test_nsga2_stores_its_study_and_returns_verified_feasible_winners(tmp_path: 
             assert t.values[1] == pytest.approx(objective_value("edp", values))
         else:
             assert t.user_attrs["accuracy"].startswith("not measured")
+    # ... and in optuna-dashboard (its WSGI app over the same storage URL lists it)
+    assert r.study["name"] in _dashboard_study_names(url)
     # the winners are designs of the feasible front
     front = {(tuple(t.user_attrs["ops"]), tuple(t.user_attrs["bits"]))
              for t in _feasible_front(study)}  # fmt: skip
     assert {(w.ops, w.bits) for w in r.winners} <= front
     assert res.metrics["optuna_study"] == r.study["name"]
+
+
+def _dashboard_study_names(url: str) -> list[str]:
+    import io
+    import json
+    from wsgiref.util import setup_testing_defaults
+
+    from optuna_dashboard import wsgi
+
+    env: dict = {"PATH_INFO": "/api/studies", "REQUEST_METHOD": "GET", "wsgi.input": io.BytesIO()}
+    setup_testing_defaults(env)
+    status: list[str] = []
+    body = b"".join(wsgi(url)(env, lambda st, headers, exc=None: status.append(st)))
+    assert status[0].startswith("200"), status
+    return [s["study_name"] for s in json.loads(body)["study_summaries"]]
 
 
 def _trial(number: int, acc: float, cost: float, cons: list[float]) -> SimpleNamespace:
