@@ -205,6 +205,18 @@ async function results(job) {{
       table([r.winners[0].accelerator]);
   }} else if (job.kind === 'hardware-sweep') {{
     html += '<h2>Pareto front</h2><div id="pareto" class="plot"></div>';
+  }} else if (job.kind === 'data-free') {{
+    html += '<h2>Per-layer bits vs uniform (verified on the analytical model)</h2>' +
+      table(r.designs.map((d) => ({{design: d.name, bits: d.bits.join('/'),
+        accelerator: d.feasible ? d.accelerator : 'misses: ' + d.closest,
+        fps: d.feasible ? d.verified.fps : null,
+        energy_uj: d.feasible ? d.verified.energy_uj : null,
+        'zero-shot %': d.test_zsq, 'dominated by': (d.dominated_by || []).join(', ')}})));
+  }} else if (job.kind === 'compare') {{
+    html += '<h2>Strategies</h2>' + table(r.summary.map((x) => ({{strategy: x.strategy,
+      'final feasible': x.final_feasible, 'val acc %': x.val_accuracy, energy_uj: x.energy_uj,
+      hypervolume: x.hypervolume, seconds: x.seconds}}))) +
+      '<p><a href="/jobs/' + JOB + '/artefacts/compare.html">the comparison plot</a></p>';
   }} else if (job.kind === 'quantize') {{
     html += '<h2>Quantization</h2>' + table([Object.fromEntries(Object.entries(r)
       .filter(([k, v]) => typeof v !== 'object'))]);
