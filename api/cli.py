@@ -123,8 +123,10 @@ def run(
         str, typer.Option(help="Data-free mode: accelerator space (edge, tiny, micro...).")
     ] = "edge",
     bits: Annotated[
-        str, typer.Option(help="Data-free mode: bit-widths a layer may take.")
-    ] = "2,3,4,6,8",
+        str | None,
+        typer.Option(help="Bit-widths a slot (data-free: a layer) may take, e.g. 4,6,8 "
+                     "(default: all, 2,3,4,6,8)."),  # fmt: skip
+    ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     seed: Annotated[int, typer.Option(min=0, help="Seed.")] = 0,
     max_seconds: Annotated[
@@ -153,7 +155,7 @@ def run(
         df = DataFreeSpec(
             model=model, weights=None if weights is None else str(weights),
             eval_data=None if eval_data is None else str(eval_data), accel_space=accel_space,
-            bits=parse_ints(bits, "--bits", "2,4,8"),
+            **({} if bits is None else {"bits": parse_ints(bits, "--bits", "4,6,8")}),
             constraints=constraints(fps, latency_ms, area_mm2, energy_uj, power_mw),
             objective=objective, cost_weight=cost_weight, top_k=top_k, device=device,
             images=quant_images, synthetic_steps=quant_synthetic_steps, recon_iters=quant_iters,
@@ -175,6 +177,7 @@ def run(
         steps=300 if steps is None else steps,
         warmup_steps=warmup_steps,
         top_k=top_k,
+        bits=() if bits is None else parse_ints(bits, "--bits", "4,6,8"),
         trials=trials,
         study_storage=study_storage,
         quantize=quantize,

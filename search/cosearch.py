@@ -31,7 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from coexplore.errors import InfeasibleDesignError
+from coexplore.errors import ConfigError, InfeasibleDesignError
 from coexplore.progress import ProgressFn, emit
 from coexplore.quant.evaluate import resolve_device
 from coexplore.runs import RunResult
@@ -107,6 +107,14 @@ class _Dance(SearchStrategy):
         self.task = load_task(spec.task, spec.data, spec.seed)
         emit(progress, "data", 1, 1, f"{spec.task}: {self.task.sizes()}")
         self.device = resolve_device(spec.device)
+        allowed = spec.bits or self.space.bits
+        if not set(allowed) <= set(self.space.bits):
+            raise ConfigError(f"`bits` {list(allowed)} must be chosen from the space's "
+                              f"{list(self.space.bits)}.")  # fmt: skip
+        self.bits_allowed = np.array([b in allowed for b in self.space.bits])
+        # an additive mask on the bit logits (as skip_mask for the operators)
+        self.bit_mask = torch.tensor(np.where(self.bits_allowed, 0.0, -1e9),
+                                     dtype=torch.float32, device=self.device)  # fmt: skip
         self.nets = cost_nets(self.space, spec.constraints, spec.objective, progress)
         self.nets.to(self.device)
         dev = self.device
@@ -163,7 +171,7 @@ class _Dance(SearchStrategy):
         ``straight_through``, their weights (value 1, gradient to the logits, as GDAS)."""
         tau = 1.0
         out = []
-        for logits in (self.alpha + mask, self.beta):
+        for logits in (self.alpha + mask, self.beta + self.bit_mask):
             u = torch.rand(logits.shape, generator=gen).to(logits.device)
             g = -torch.log(-torch.log(u.clamp(1e-9, 1 - 1e-9)))
             z = logits + g
@@ -192,7 +200,7 @@ class _Dance(SearchStrategy):
         x, y = self._batch(self.val, gen)
         self.net.eval()  # BN statistics of the weights' own batches, not the val batch
         ce = F.cross_entropy(self.net(x, ops, bits, w_ops, w_bits), y)
-        p_ops, p_bits = arch_probs(self.space, self.alpha, self.beta)
+        p_ops, p_bits = arch_probs(self.space, self.alpha, self.beta + self.bit_mask)
         metrics, log_obj, _ = relaxed_metrics(self.nets, p_ops, p_bits, spec.objective)
         objective = ce + spec.cost_weight * log_obj
         row: dict[str, Any] = {
@@ -231,8 +239,9 @@ class _Dance(SearchStrategy):
             mask = skip_mask(sp, self.device)
             lp_ops = F.log_softmax(self.alpha + mask, dim=1).cpu().numpy()
             lp_ops[mask.cpu().numpy() < 0] = -np.inf
-            lp_bits = F.log_softmax(self.beta, dim=1).cpu().numpy()
-            p_ops, p_bits = arch_probs(sp, self.alpha, self.beta)
+            lp_bits = F.log_softmax(self.beta + self.bit_mask, dim=1).cpu().numpy()
+            lp_bits[:, ~self.bits_allowed] = -np.inf
+            p_ops, p_bits = arch_probs(sp, self.alpha, self.beta + self.bit_mask)
             pred, _, _ = relaxed_metrics(self.nets, p_ops, p_bits, spec.objective)
         winners: list[Winner] = []
         dropped: list[dict[str, Any]] = []
@@ -509,6 +518,10 @@ class RandomSearch(_Dance):
         spec: CoSearchSpec = self.spec
         sp = self.space
         ops, bits, _ = sp.sample(self.RANDOM_CANDIDATES, spec.seed + 7)
+        if not self.bits_allowed.all():  # uniform over the allowed widths only
+            allowed = np.flatnonzero(self.bits_allowed)
+            rng = np.random.default_rng(spec.seed + 8)
+            bits = allowed[rng.integers(0, len(allowed), size=bits.shape)]
         seen, scored = set(), []
         for o, b in zip(ops, bits, strict=True):
             b = np.where(o == SKIP, 0, b)  # a skipped slot's bits change nothing

@@ -148,7 +148,8 @@ class OptunaNSGA2(_Dance):
             trial = study.ask()
             ops = tuple(op_index[trial.suggest_categorical(f"op{s}", allowed[s])]
                         for s in range(sp.n_slots))  # fmt: skip
-            bits = tuple(sp.bits.index(trial.suggest_categorical(f"bits{s}", list(sp.bits)))
+            widths = [b for b, ok in zip(sp.bits, self.bits_allowed, strict=True) if ok]
+            bits = tuple(sp.bits.index(trial.suggest_categorical(f"bits{s}", widths))
                          for s in range(sp.n_slots))  # fmt: skip
             bits = tuple(0 if o == SKIP else b for o, b in zip(ops, bits, strict=True))
             hw = np.array([[hw_choices[p].index(trial.suggest_categorical(p, list(hw_choices[p])))

@@ -138,6 +138,8 @@ class CoSearchSpec(RunSpec):
         margin: HDX's safety margin on predicted bounds (log space; 0.05 ~ 5 %).
         finetune_steps: Steps training the first winner's inherited weights alone.
         top_k: Distinct winners derived from the final logits.
+        bits: The bit-widths a slot may take (a subset of the space's); empty: all of them.
+            ``(4, 6, 8)`` keeps the winners in the widths zero-shot quantization holds up at.
         trials: Designs the ``optuna-nsga2`` baseline evaluates after the weight training.
         study_storage: SQLAlchemy URL of the Optuna study database (``optuna-nsga2``);
             ``sqlite:///results/optuna.db`` when empty.
@@ -170,6 +172,7 @@ class CoSearchSpec(RunSpec):
     margin: float = 0.05
     finetune_steps: int = 100
     top_k: int = 3
+    bits: tuple[int, ...] = ()
     trials: int = 48
     study_storage: str | None = None
     max_seconds: float = 0.0
@@ -192,6 +195,8 @@ class CoSearchSpec(RunSpec):
         check_range("warmup_steps", self.warmup_steps, 0, 10_000_000)
         check_range("top_k", self.top_k, 1, 100)
         check_range("trials", self.trials, 2, 1_000_000)
+        if self.bits:
+            check_bits_options("bits", self.bits)
         check_range("quant_images", self.quant_images, 8, 1_000_000)
         check_range("quant_synthetic_steps", self.quant_synthetic_steps, 1, 1_000_000)
         check_range("quant_iters", self.quant_iters, 1, 10_000_000)

@@ -92,7 +92,7 @@ def top_k(
                 add(np.where(np.arange(space.n_slots) == s, o, ops), bits)
         if ops[s] != SKIP:  # a skipped slot's bits change nothing
             for b in range(len(space.bits)):
-                if b != bits[s]:
+                if b != bits[s] and np.isfinite(log_p_bits[s, b]):
                     add(ops, np.where(np.arange(space.n_slots) == s, b, bits))
     first, rest = cands[0], sorted(cands[1:], key=lambda c: -c.log_prob)
     return [first, *rest][:k]

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from coexplore import InfeasibleDesignError
+from coexplore import ConfigError, InfeasibleDesignError
 from coexplore.accel_model import Accelerator, AnalyticalModel
 from coexplore.runs import read_run, save_run
 from coexplore.search import Constraints, CoSearchSpec, dance, run
 from coexplore.search.constraints import cost_metrics
-from coexplore.search.space import get_space
+from coexplore.search.space import SKIP, get_space
 
 SMALL = dict(space="tiny", steps=24, warmup_steps=8, finetune_steps=4, top_k=2, batch_size=16,
              quantize=False)  # the hand-off has its own tests (test_handoff.py)
@@ -100,3 +100,15 @@ def test_baseline_strategies_return_verified_feasible_winners(
     if strategy == "random":  # ranked by validation accuracy, no architecture steps
         assert r.val_accuracy == sorted(r.val_accuracy, reverse=True) and r.arch_steps == 16
         assert r.manipulated_steps == 0
+
+
+@pytest.mark.parametrize("strategy", ["dance-hdx", "random"])
+def test_a_bits_subset_keeps_every_winner_in_it(strategy: str) -> None:
+    spec = CoSearchSpec(strategy=strategy, constraints=Constraints(fps_min=100), bits=(4, 8),
+                        **SMALL)  # fmt: skip
+    r = run(spec).result
+    for w in r.winners:
+        kept = [b for o, b in zip(w.ops, w.bit_widths, strict=True) if o != SKIP]
+        assert set(kept) <= {4, 8}
+    with pytest.raises(ConfigError, match="must be chosen from"):
+        CoSearchSpec(bits=(5,))
