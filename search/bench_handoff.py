@@ -9,12 +9,12 @@ Every accuracy is measured in this run on the task's test split.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from coexplore.progress import ProgressFn, emit
+from coexplore.search.bench_compare import _stat
 
 __all__ = ["run_handoff_bench", "render_handoff_markdown", "TARGET_SEARCHED", "TARGET_W8"]
 
@@ -53,13 +53,6 @@ def run_handoff_bench(
     return out
 
 
-def _stat(values: list[float]) -> str:
-    m = float(np.mean(values))
-    if len(values) < 2:
-        return f"{m:.2f}"
-    return f"{m:.2f} ± {float(np.std(values, ddof=1)) / math.sqrt(len(values)):.2f}"
-
-
 def render_handoff_markdown(res: dict[str, Any], command: str) -> str:
     ws = res["winners"]
     lines = [
@@ -91,9 +84,9 @@ def render_handoff_markdown(res: dict[str, Any], command: str) -> str:
         "",
         "| gap: data-aware minus zero-shot, points | mean ± SE over winners | target |",
         "|---|---|---|",
-        f"| at the searched bits | {_stat(gap)} | <= {TARGET_SEARCHED:g} "
+        f"| at the searched bits | {_stat(gap, 2)} | <= {TARGET_SEARCHED:g} "
         f"(**{'met' if m <= TARGET_SEARCHED else 'missed'}**) |",
-        f"| at W8A8 | {_stat(gap8)} | <= {TARGET_W8:g} "
+        f"| at W8A8 | {_stat(gap8, 2)} | <= {TARGET_W8:g} "
         f"(**{'met' if m8 <= TARGET_W8 else 'missed'}**) |",
     ]
     return "\n".join(lines) + "\n"
