@@ -674,10 +674,15 @@ def bench_search(
         ),  # fmt: skip
     ] = None,
     out: Annotated[Path, typer.Option(help="Markdown table to write.")] = Path("results/search.md"),
+    resume: Annotated[
+        bool,
+        typer.Option(help="Reuse the finished runs of an interrupted bench (OUT.partial.jsonl)."),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Feasibility (raw argmax and final) and accuracy of HDX vs the soft penalty at three
-    lambdas, over seeds, for fps 30, a tight fps and fps + area; and the default run's time."""
+    lambdas, over seeds, for fps 30, a tight fps and fps + area; and the default run's time.
+    Each finished run is journalled to OUT.partial.jsonl; ``--resume`` picks up after a crash."""
     from coexplore.search.bench_search import render_search_markdown, run_search_bench
 
     with ProgressView(as_json, lines=("bench",)) as view:
@@ -686,12 +691,15 @@ def bench_search(
 
             found = default_data_dir() / "cifar10_test_jpegq75_10k.npz"
             cifar10 = found if found.is_file() else None
+        journal = out.with_suffix(".partial.jsonl")
         res = run_search_bench(seeds=seeds, steps=steps, progress=view,
-                               cifar10=None if cifar10 is None else str(cifar10))  # fmt: skip
+                               cifar10=None if cifar10 is None else str(cifar10),
+                               journal=journal, resume=resume)  # fmt: skip
     command = f"search bench search --seeds {seeds}" + (f" --steps {steps}" if steps != 300 else "")
     text = render_search_markdown(res, command)
     atomic_write(out, text)
     atomic_write(out.with_suffix(".json"), json.dumps(res, indent=2, default=float) + "\n")
+    journal.unlink(missing_ok=True)
     typer.echo(json.dumps(res, indent=2, default=float) if as_json else text)
 
 

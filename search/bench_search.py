@@ -11,6 +11,7 @@ analytical model. Every figure is verified on the analytical model.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import tempfile
@@ -112,6 +113,45 @@ def _time_default_run(progress: ProgressFn | None) -> list[tuple[str, float]]:
     return timings
 
 
+class Journal:
+    """Every finished run, one JSON line each, so a crash or a kill loses at most the run in
+    flight: ``search bench search --resume`` reads it back and runs only what is missing.
+    A line is reused only when its key (setting, strategy, lambda, seed, steps, space, task)
+    matches exactly; the file is removed once the whole bench has been written."""
+
+    def __init__(self, path: Path | None, resume: bool) -> None:
+        self.path = path
+        self.done: dict[str, Any] = {}
+        if path is None:
+            return
+        if resume and path.is_file():
+            for line in path.read_text().splitlines():
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError:  # a line cut by the crash
+                    continue
+                self.done[rec["key"]] = rec["value"]
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("")
+
+    def get(self, key: str) -> Any:
+        return self.done.get(key)
+
+    def put(self, key: str, value: Any) -> Any:
+        self.done[key] = value
+        if self.path is not None:
+            with self.path.open("a") as f:
+                f.write(json.dumps({"key": key, "value": value}, default=float) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+        return value
+
+    def cached(self, key: str, fn: Any) -> Any:
+        hit = self.get(key)
+        return hit if hit is not None else self.put(key, fn())
+
+
 def run_search_bench(
     seeds: int = 10,
     steps: int = 300,
@@ -120,6 +160,8 @@ def run_search_bench(
     cifar10: str | None = None,
     progress: ProgressFn | None = None,
     time_default: bool = True,
+    journal: Path | None = None,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Runs every (setting, strategy, seed) and, first, a default ``search run --fps 30``
     with an empty evaluator cache and again with it (the end-to-end time a user sees).
@@ -128,9 +170,14 @@ def run_search_bench(
         cifar10: A CIFAR-10 file or folder (``load_task`` layouts); when given, one HDX run
             at fps 30 per seed up to 2 on it, to show the search is not tuned to digits.
         time_default: Time the default run (off in tests: it takes minutes).
+        journal: A JSON-lines file each finished run is appended to (see ``Journal``).
+        resume: Reuse the runs already in ``journal`` instead of starting it afresh.
     """
+    jr = Journal(journal, resume)
     out: dict[str, Any] = {"seeds": seeds, "steps": steps, "space": space, "task": task}
-    out["default_run_seconds"] = _time_default_run(progress) if time_default else []
+    out["default_run_seconds"] = (
+        jr.cached("default-run", lambda: _time_default_run(progress)) if time_default else []
+    )
     tight = tight_bounds(space)
     out["tight"] = tight
     # rounded up, so the accelerators at exactly the 20th percentile meet it
@@ -158,7 +205,8 @@ def run_search_bench(
                                     steps=steps, warmup_steps=min(100, steps // 3), seed=seed,
                                     space=space, task=task, finetune_steps=0,
                                     quantize=False)  # fmt: skip
-                runs.append(_one(spec))
+                key = json.dumps([setting, strategy, lam, seed, steps, space, task])
+                runs.append(jr.cached(key, lambda spec=spec: _one(spec)))
                 done += 1
                 emit(progress, "bench", done, total, f"{setting} {strategy} lambda {lam} seed "
                      f"{seed}: final feasible {runs[-1]['final_feasible']}")  # fmt: skip
@@ -170,7 +218,9 @@ def run_search_bench(
             spec = CoSearchSpec(task="cifar10", data=cifar10, constraints=Constraints(fps_min=30),
                                 steps=steps, warmup_steps=min(100, steps // 3), seed=seed,
                                 space=space, quantize=False)  # fmt: skip
-            out["cifar10"].append({"seed": seed, "source": cifar10, **_one(spec)})
+            key = json.dumps(["cifar10", cifar10, seed, steps, space])
+            one = jr.cached(key, lambda spec=spec: _one(spec))
+            out["cifar10"].append({"seed": seed, "source": cifar10, **one})
             emit(progress, "bench", seed + 1, min(seeds, 2), f"cifar10 seed {seed}")
     return out
 

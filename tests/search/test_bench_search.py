@@ -24,3 +24,37 @@ def test_bench_runs_every_setting_and_reports_measured_figures() -> None:
         assert f"| {setting} | dance-hdx |" in text
     assert "## HDX against the best feasible soft penalty" in text
     assert "No CIFAR-10 run" in text and "not timed" in text
+
+
+def test_bench_resumes_from_its_journal_after_a_crash(tmp_path, monkeypatch) -> None:
+    """A killed bench loses only the run in flight: the finished ones come back from the
+    journal with --resume, and only the missing ones run again."""
+    import coexplore.search.bench_search as bs
+
+    calls: list[int] = []
+    crash = [True]
+
+    def fake_one(spec):
+        calls.append(spec.seed)
+        if crash[0] and len(calls) == 3:
+            raise RuntimeError("crash")  # the crash, in the third run
+        return {"final_feasible": True, "raw_feasible": True, "seed": spec.seed}
+
+    monkeypatch.setattr(bs, "_one", fake_one)
+    monkeypatch.setattr(bs, "tight_bounds", lambda space: {
+        "fps_90th_percentile": 100.0, "area_20th_percentile": 0.1,
+        "share_meeting_30fps": 0.5, "pairs": 1})  # fmt: skip
+    journal = tmp_path / "search.partial.jsonl"
+    with pytest.raises(RuntimeError, match="crash"):
+        bs.run_search_bench(seeds=2, steps=9, space="tiny", time_default=False, journal=journal)
+    assert len(journal.read_text().splitlines()) == 2
+    calls.clear()
+    crash[0] = False
+    res = bs.run_search_bench(seeds=2, steps=9, space="tiny", time_default=False,
+                              journal=journal, resume=True)  # fmt: skip
+    assert len(calls) == 13 * 2 - 2  # the two journalled runs are not run again
+    assert [x["seed"] for x in res["rows"][0]["runs"]] == [0, 1]
+    # without --resume the journal starts afresh
+    calls.clear()
+    bs.run_search_bench(seeds=1, steps=9, space="tiny", time_default=False, journal=journal)
+    assert len(calls) == 13
