@@ -21,8 +21,11 @@ modelling and not from the inputs:
   two fixed orders of its own per dataflow (each loop split into prime factors so its
   allocator can fill every level), because ZigZag's per-operand allocation of a shared
   buffer sometimes spills partial sums to DRAM on one order and not on another. ZigZag's
-  loop-order search (LOMA) takes seconds per layer and is available as
-  ``search_mapping=True``.
+  loop-order search (LOMA) takes seconds per layer; it is available as
+  ``search_mapping=True`` and, as the independent reference for the analytical model's
+  mapper, as :meth:`ZigZagModel.search_layer`. A tiling of the model's that ZigZag cannot
+  write unchanged (a ceil split: loop factors must multiply exactly) is flagged
+  (``mapping_exact``), never silently rounded into a different one.
 
 Not modelled by ZigZag: systolic fill/drain (the analytical ``ws``/``os`` include it) and
 Bit Fusion packing (fidelity is measured on fixed-precision configurations).
@@ -46,7 +49,7 @@ from coexplore.accel_model.tech import DEFAULT_TECH, Tech
 from coexplore.accel_model.workload import Layer, Workload
 from coexplore.errors import ConfigError
 
-__all__ = ["ZigZagModel", "ZigZagLayerResult", "zigzag_available"]
+__all__ = ["ZigZagModel", "ZigZagLayerResult", "ZigZagSearchResult", "zigzag_available"]
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +83,36 @@ class ZigZagLayerResult:
     mapping_onload_cycles: float = float("nan")
     mapping_offload_cycles: float = float("nan")
     mapping_stall_port: str = ""
+    # Whether ZigZag priced the analytical model's tiling unchanged. ZigZag needs each
+    # loop's factors to multiply to its trip count; a ceil split (43 as 22 x 2) cannot be
+    # written so, and rounding it would price a different tiling: such a layer is not
+    # comparable "on the same mapping".
+    mapping_exact: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class ZigZagSearchResult:
+    """ZigZag's own mapping search (LOMA: loop orders over prime factors, with its memory
+    allocator) on one layer, reduced by ``metric``; beside it, the analytical model's tiling
+    priced by ZigZag (only when ZigZag can represent it unchanged)."""
+
+    name: str
+    metric: str
+    ok: bool
+    latency_cycles: float = float("nan")
+    energy_pj: float = float("nan")
+    ours_latency_cycles: float = float("nan")
+    ours_energy_pj: float = float("nan")
+    ours_exact: bool = False
+    error: str = ""
+
+    @property
+    def edp(self) -> float:
+        return self.latency_cycles * self.energy_pj
+
+    @property
+    def ours_edp(self) -> float:
+        return self.ours_latency_cycles * self.ours_energy_pj
 
 
 def _latency_split(cme: Any) -> dict[str, Any]:
@@ -97,7 +130,7 @@ def _latency_split(cme: Any) -> dict[str, Any]:
     }
 
 
-def _dims(layer: Layer) -> dict[str, int]:
+def loop_dims(layer: Layer) -> dict[str, int]:
     g = layer.groups
     return {
         "B": layer.batch,
@@ -116,7 +149,7 @@ def spatial_unrolling(layer: Layer, acc: Accelerator) -> dict[str, list[tuple[st
 
     The same rule as the analytical model's (:data:`coexplore.accel_model._loopnest.SPATIAL`).
     """
-    d = _dims(layer)
+    d = loop_dims(layer)
     rows_loops, cols_loops = SPATIAL[DATAFLOWS.index(acc.dataflow)]
     out: dict[str, list[tuple[str, int]]] = {}
     for axis, size, loops in (("D1", acc.pe_rows, rows_loops), ("D2", acc.pe_cols, cols_loops)):
@@ -159,27 +192,39 @@ def _divisor_at_most(n: int, f: int) -> int:
 
 def _exact_ordering(
     given: LayerMapping, dims: dict[str, int], unrolled: dict[str, int]
-) -> list[list[Any]]:
-    """The model's RF, GLB and DRAM loops as a ZigZag temporal ordering, innermost first.
+) -> tuple[list[list[Any]], bool]:
+    """The model's RF, GLB and DRAM loops as a ZigZag temporal ordering, innermost first,
+    and whether that ordering is the model's tiling unchanged.
 
     ZigZag needs each loop's factors to multiply to its trip count exactly. Where the model
     split a loop unevenly (a balanced ceil split), every appearance of the loop but its last
     is rounded down to a divisor of what is left (so it still fits where the model put it)
-    and the last appearance takes the rest (so no remainder ends up outermost).
+    and the last appearance takes the rest (so no remainder ends up outermost). That is a
+    different tiling (a prime trip count such as 43 collapses to 1 below the last level), so
+    the second value is False whenever any factor changed; callers must not count such a
+    layer as priced on the same mapping.
     """
     left = {d: math.ceil(dims[d] / unrolled.get(d, 1)) for d in dims}
     sequence = list(given.rf) + list(given.glb) + list(given.dram)
     last = {d: i for i, (d, _) in enumerate(sequence)}
     ordering: list[list[Any]] = []
+    unchanged = True
     for i, (d, f) in enumerate(sequence):
         f_exact = left[d] if last[d] == i else _divisor_at_most(left[d], f)
+        unchanged &= f_exact == f
         if f_exact > 1:
             ordering.append([d, f_exact])
             left[d] //= f_exact
     for d in dims:
         if left[d] > 1:
+            unchanged = False  # the model left a remainder it did not place
             ordering.append([d, left[d]])
-    return ordering
+    return ordering, unchanged
+
+
+def _refuse_bitfusion(acc: Accelerator) -> None:
+    if acc.mac_mode != "fixed":
+        raise ConfigError("ZigZag does not model Bit Fusion packing; use mac_mode='fixed'.")
 
 
 def _prime_factors(n: int) -> list[int]:
@@ -294,8 +339,10 @@ class ZigZagModel:
         layer: Layer,
         order: tuple[str, ...] | None,
         given: LayerMapping | None = None,
-    ) -> tuple[list, list]:
-        d = _dims(layer)
+    ) -> tuple[list, list, bool]:
+        """ZigZag's workload and mapping inputs, and whether a ``given`` tiling went in
+        unchanged (always True without one)."""
+        d = loop_dims(layer)
         crs = d["C"] * d["FY"] * d["FX"]
         pb = min(32, layer.w_bits + layer.a_bits + (math.ceil(math.log2(crs)) if crs > 1 else 0))
         wl = [
@@ -331,9 +378,10 @@ class ZigZagModel:
             },
             "memory_operand_links": {"O": "O", "W": "I2", "I": "I1"},
         }
+        exact = True
         if given is not None:
-            mapping["temporal_ordering"] = _exact_ordering(given, d, unrolled)
-        elif not self.search_mapping:
+            mapping["temporal_ordering"], exact = _exact_ordering(given, d, unrolled)
+        elif order is not None:
             # Each loop split into its prime factors, innermost first, so that ZigZag's
             # allocator can fill each memory level with part of a loop, as a mapper would.
             temporal = []
@@ -341,26 +389,24 @@ class ZigZagModel:
                 f = math.ceil(d[loop] / unrolled.get(loop, 1))
                 temporal += [[loop, pf] for pf in _prime_factors(f)]
             mapping["temporal_ordering"] = temporal
-        return wl, [mapping]
+        # order None without a given tiling: no temporal ordering, so LOMA searches one
+        return wl, [mapping], exact
 
     # -- running ----------------------------------------------------------------------------
-    def evaluate_layer(
-        self, layer: Layer, acc: Accelerator, mapping: LayerMapping | None = None
-    ) -> ZigZagLayerResult:
-        """ZigZag's latency (cycles, stalls and on/off-loading included) and energy (pJ).
-
-        ZigZag evaluates the dataflow's two fixed loop orders and, when ``mapping`` is given,
-        the analytical model's own tiling; the main figures are the lowest-energy of these
-        (ZigZag's allocator sometimes spills partial sums to DRAM on one order but not on
-        another), the ``mapping_*`` figures those of the model's tiling alone.
-
-        Args:
-            mapping: The analytical model's tiling of this layer
-                (:meth:`AnalyticalModel.mappings`).
-        """
-        from zigzag.mapping.temporal_mapping import TemporalMappingType
+    def _accelerator(self, acc: Accelerator, layer: Layer) -> Any:
         from zigzag.parser.accelerator_factory import AcceleratorFactory
         from zigzag.parser.accelerator_validator import AcceleratorValidator
+
+        av = AcceleratorValidator(self._accelerator_data(acc, layer))
+        if not av.validate():
+            raise ConfigError(f"ZigZag rejected the accelerator: {av.validator.errors}")
+        return AcceleratorFactory(av.normalized_data).create()
+
+    @staticmethod
+    def _run(accelerator: Any, wl: list, mp: list, reduce: str = "latency") -> Any:
+        """One ZigZag evaluation; without a temporal ordering in ``mp``, LOMA's search,
+        reduced to the best mapping by ``reduce`` (latency, energy or edp)."""
+        from zigzag.mapping.temporal_mapping import TemporalMappingType
         from zigzag.parser.mapping_validator import MappingValidator
         from zigzag.parser.workload_factory import WorkloadFactory
         from zigzag.parser.workload_validator import WorkloadValidator
@@ -370,56 +416,72 @@ class ZigZagModel:
         from zigzag.stages.mapping.temporal_mapping_generator_stage import (
             TemporalMappingGeneratorStage,
         )
-        from zigzag.stages.results.reduce_stages import MinimalLatencyStage
+        from zigzag.stages.results.reduce_stages import (
+            MinimalEDPStage,
+            MinimalEnergyStage,
+            MinimalLatencyStage,
+        )
         from zigzag.stages.workload_iterator import WorkloadStage
 
-        if acc.mac_mode != "fixed":
-            raise ConfigError("ZigZag does not model Bit Fusion packing; use mac_mode='fixed'.")
+        reducer = {"latency": MinimalLatencyStage, "energy": MinimalEnergyStage,
+                   "edp": MinimalEDPStage}[reduce]  # fmt: skip
+        wv, mv = WorkloadValidator(wl), MappingValidator(mp)
+        wdata, mdata = wv.normalized_data, mv.normalized_data
+        if not (wv.validate() and mv.validate()):
+            raise ConfigError("ZigZag rejected the workload or mapping.")
+        workload = WorkloadFactory(wdata, mdata).create()
+        stage = MainStage(
+            [
+                WorkloadStage,
+                reducer,
+                SpatialMappingGeneratorStage,
+                reducer,
+                TemporalMappingGeneratorStage,
+                CostModelStage,
+            ],
+            accelerator=accelerator,
+            workload=workload,
+            loma_lpf_limit=6,
+            loma_show_progress_bar=False,
+            nb_mappings_generated=1,
+            enable_mix_spatial_mapping_generation=False,
+            access_same_data_considered_as_no_access=True,
+            temporal_mapping_type=TemporalMappingType("uneven"),
+        )
+        return stage.run()[0][0]
+
+    def evaluate_layer(
+        self, layer: Layer, acc: Accelerator, mapping: LayerMapping | None = None
+    ) -> ZigZagLayerResult:
+        """ZigZag's latency (cycles, stalls and on/off-loading included) and energy (pJ).
+
+        ZigZag evaluates the dataflow's two fixed loop orders (or, with ``search_mapping``,
+        its own loop-order search) and, when ``mapping`` is given, the analytical model's own
+        tiling; the main figures are the lowest-energy of these (ZigZag's allocator sometimes
+        spills partial sums to DRAM on one order but not on another), the ``mapping_*``
+        figures those of the model's tiling alone, ``mapping_exact`` whether ZigZag could
+        take that tiling unchanged.
+
+        Args:
+            mapping: The analytical model's tiling of this layer
+                (:meth:`AnalyticalModel.mappings`).
+        """
+        _refuse_bitfusion(acc)
         previous = logging.root.manager.disable
         logging.disable(logging.CRITICAL)  # ZigZag logs every stage at INFO/WARNING
         try:
-            av = AcceleratorValidator(self._accelerator_data(acc, layer))
-            adata = av.normalized_data
-            if not av.validate():
-                raise ConfigError(f"ZigZag rejected the accelerator: {av.validator.errors}")
-            accelerator = AcceleratorFactory(adata).create()
+            accelerator = self._accelerator(acc, layer)
             best = given = None
-            if self.search_mapping:
-                orders: list = [_TEMPORAL_ORDERS[acc.dataflow][0]]
-            else:
-                orders = list(_TEMPORAL_ORDERS[acc.dataflow])
+            exact = False
+            orders: list = [None] if self.search_mapping else list(_TEMPORAL_ORDERS[acc.dataflow])
+            runs = [(order, None) for order in orders]
             if mapping is not None:
-                orders.insert(0, None)  # None: the analytical model's own tiling
-            for order in orders:
-                wl, mp = self._workload_and_mapping(
-                    acc, layer, order, mapping if order is None else None
-                )
-                wv, mv = WorkloadValidator(wl), MappingValidator(mp)
-                wdata, mdata = wv.normalized_data, mv.normalized_data
-                if not (wv.validate() and mv.validate()):
-                    raise ConfigError("ZigZag rejected the workload or mapping.")
-                workload = WorkloadFactory(wdata, mdata).create()
-                stage = MainStage(
-                    [
-                        WorkloadStage,
-                        MinimalLatencyStage,
-                        SpatialMappingGeneratorStage,
-                        MinimalLatencyStage,
-                        TemporalMappingGeneratorStage,
-                        CostModelStage,
-                    ],
-                    accelerator=accelerator,
-                    workload=workload,
-                    loma_lpf_limit=6,
-                    loma_show_progress_bar=False,
-                    nb_mappings_generated=1,
-                    enable_mix_spatial_mapping_generation=False,
-                    access_same_data_considered_as_no_access=True,
-                    temporal_mapping_type=TemporalMappingType("uneven"),
-                )
-                cme = stage.run()[0][0]
-                if order is None:
-                    given = cme
+                runs.insert(0, (None, mapping))  # the analytical model's own tiling
+            for order, tiling in runs:
+                wl, mp, ok = self._workload_and_mapping(acc, layer, order, tiling)
+                cme = self._run(accelerator, wl, mp)
+                if tiling is not None:
+                    given, exact = cme, ok
                 if best is None or cme.energy_total < best.energy_total:
                     best = cme
             assert best is not None
@@ -435,6 +497,7 @@ class ZigZagModel:
                 mapping_latency_cycles=nan if given is None else float(given.latency_total2),
                 mapping_ideal_cycles=nan if given is None else float(given.ideal_temporal_cycle),
                 mapping_energy_pj=nan if given is None else float(given.energy_total),
+                mapping_exact=exact,
                 **({} if given is None else _latency_split(given)),
             )
         except Exception as exc:  # noqa: BLE001 - a reference-tool failure is data, not a crash
@@ -448,6 +511,52 @@ class ZigZagModel:
                 np.nan,
                 False,
                 f"{type(exc).__name__}: {exc}",
+            )
+        finally:
+            logging.disable(previous)
+
+    def search_layer(
+        self,
+        layer: Layer,
+        acc: Accelerator,
+        mapping: LayerMapping | None = None,
+        metric: str = "edp",
+    ) -> ZigZagSearchResult:
+        """ZigZag's own mapping search on one layer (the independent reference for the
+        analytical model's mapper), best by ``metric``; with ``mapping``, the analytical
+        model's tiling priced by ZigZag beside it, when ZigZag can take it unchanged.
+
+        Both figures come from ZigZag's cost model, so their ratio measures the mapper's
+        choice alone, not the two models' differences.
+        """
+        if metric not in ("latency", "energy", "edp"):
+            raise ConfigError(f"metric must be latency, energy or edp, got {metric!r}.")
+        _refuse_bitfusion(acc)
+        previous = logging.root.manager.disable
+        logging.disable(logging.CRITICAL)
+        try:
+            accelerator = self._accelerator(acc, layer)
+            wl, mp, _ = self._workload_and_mapping(acc, layer, None, None)
+            found = self._run(accelerator, wl, mp, metric)
+            ours: dict[str, Any] = {}
+            if mapping is not None:
+                wl, mp, exact = self._workload_and_mapping(acc, layer, None, mapping)
+                if exact:
+                    cme = self._run(accelerator, wl, mp, metric)
+                    ours = {
+                        "ours_latency_cycles": float(cme.latency_total2),
+                        "ours_energy_pj": float(cme.energy_total),
+                        "ours_exact": True,
+                    }
+            return ZigZagSearchResult(
+                name=layer.name, metric=metric, ok=True,
+                latency_cycles=float(found.latency_total2), energy_pj=float(found.energy_total),
+                **ours,
+            )  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - a reference-tool failure is data
+            log.debug("ZigZag search failed on %s: %s", layer.name, exc)
+            return ZigZagSearchResult(
+                layer.name, metric, False, error=f"{type(exc).__name__}: {exc}"
             )
         finally:
             logging.disable(previous)

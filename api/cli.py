@@ -599,6 +599,17 @@ def bench_cost_model(
     zigzag: Annotated[
         bool, typer.Option(help="Compare with ZigZag (needs the zigzag extra).")
     ] = True,
+    reference_configs: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Configurations per network for ZigZag's own mapping search, the reference "
+            "for our mapper (seconds per layer; 0 skips it).",
+        ),
+    ] = 10,
+    metric: Annotated[
+        str, typer.Option(help="What ZigZag's mapping search minimises: edp, latency, energy.")
+    ] = "edp",
     out: Annotated[Path, typer.Option(help="Markdown table to write.")] = Path(
         "results/cost_model_validation.md"
     ),
@@ -617,13 +628,21 @@ def bench_cost_model(
             2,
         )
 
+    if metric not in ("edp", "latency", "energy"):
+        raise fail(f"--metric must be edp, latency or energy, got {metric!r}.", 2)
     with ProgressView(as_json) as view:
-        res = run_cost_model_bench(n_configs=configs, seed=seed, with_zigzag=zigzag, progress=view)
-    command = f"search bench cost-model --configs {configs} --seed {seed}" + (
-        "" if zigzag else " --no-zigzag"
+        res = run_cost_model_bench(n_configs=configs, seed=seed, with_zigzag=zigzag,
+                                   progress=view, reference_configs=reference_configs,
+                                   metric=metric)  # fmt: skip
+    command = (
+        f"search bench cost-model --configs {configs} --seed {seed}"
+        + ("" if zigzag else " --no-zigzag")
+        + (f" --reference-configs {reference_configs}" if reference_configs != 10 else "")
+        + (f" --metric {metric}" if metric != "edp" else "")
     )
     text = render_markdown(res, command)
     atomic_write(out, text)
+    atomic_write(out.with_suffix(".json"), json.dumps(res, indent=2, default=float) + "\n")
     typer.echo(json.dumps(res, indent=2, default=float) if as_json else text)
 
 

@@ -78,3 +78,48 @@ def test_latency_per_layer_tracks_zigzag_on_its_own_tiling(dataflow: str) -> Non
     ]
     assert len(errors) >= len(wl) // 2
     assert sorted(errors)[len(errors) // 2] < 0.10
+
+
+def test_an_uneven_split_is_flagged_not_silently_rounded() -> None:
+    """ZigZag's loop factors must multiply to the trip count: a ceil split of a prime trip
+    count (43 as 22 x 2) cannot be written unchanged, and the adapter says so."""
+    from coexplore.accel_model.analytical import LayerMapping
+    from coexplore.accel_model.zigzag_adapter import _exact_ordering
+
+    dims = {"B": 1, "G": 1, "K": 43, "C": 8, "OY": 4, "OX": 4, "FY": 1, "FX": 1}
+    uneven = LayerMapping("l", {}, rf=(("K", 22),), glb=(("C", 8),), dram=(("K", 2),))
+    ordering, exact = _exact_ordering(uneven, dims, {"OY": 4, "OX": 4})
+    assert not exact
+    assert ordering[0] == ["C", 8] and ["K", 43] in ordering  # 22 rounded down to 1
+    even = LayerMapping("l", {}, rf=(("K", 43),), glb=(("C", 4),), dram=(("C", 2),))
+    ordering, exact = _exact_ordering(even, dims, {"OY": 4, "OX": 4})
+    assert exact and ordering == [["K", 43], ["C", 4], ["C", 2]]
+
+
+def test_exact_flag_follows_the_models_tiling() -> None:
+    wl = get_network("resnet20")
+    acc = Accelerator(pe_rows=12, pe_cols=14, rf_bytes=256, glb_kib=64, dataflow="rs")
+    res = ZigZagModel().evaluate_layer(wl.layers[3], acc, AnalyticalModel().mappings(wl, acc)[3])
+    assert res.ok and isinstance(res.mapping_exact, bool)
+    assert ZigZagModel().evaluate_layer(wl.layers[3], acc).mapping_exact is False  # none given
+
+
+def test_zigzags_own_search_is_an_independent_reference() -> None:
+    """LOMA's search, reduced by latency, is no slower than the same search reduced by
+    EDP (the same candidate mappings); the model's tiling is priced beside it when exact."""
+    wl = get_network("resnet20")
+    layer = wl.layers[3]
+    acc = Accelerator(pe_rows=8, pe_cols=8, rf_bytes=64, glb_kib=32, dataflow="ws")
+    mapping = AnalyticalModel().mappings(wl, acc)[3]
+    zz = ZigZagModel()
+    by_edp = zz.search_layer(layer, acc, mapping, metric="edp")
+    by_lat = zz.search_layer(layer, acc, metric="latency")
+    assert by_edp.ok and by_lat.ok, (by_edp.error, by_lat.error)
+    assert by_lat.latency_cycles <= by_edp.latency_cycles
+    assert by_edp.edp > 0 and by_edp.metric == "edp"
+    if by_edp.ours_exact:
+        assert by_edp.ours_edp > 0
+    else:
+        assert by_edp.ours_latency_cycles != by_edp.ours_latency_cycles  # NaN: not compared
+    with pytest.raises(ConfigError, match="metric"):
+        zz.search_layer(layer, acc, metric="area")
