@@ -151,7 +151,11 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         energy_uj: EnergyOpt = None,
         power_mw: PowerOpt = None,
         strategies: Annotated[
-            str, typer.Option(help="Co-search strategies, comma-separated.")
+            str,
+            typer.Option(
+                help="Co-search strategies, comma-separated (add `sequential` when the nni "
+                "extra is installed)."
+            ),
         ] = DEFAULT_STRATEGIES,
         seeds: Annotated[int, typer.Option(min=1, max=100, help="Seeds per strategy.")] = 3,
         task: Annotated[str, typer.Option(help="digits (built in), cifar10, fashion-mnist.")] = (

@@ -66,8 +66,8 @@ def run(
     power_mw: PowerOpt = None,
     strategy: Annotated[
         str, typer.Option(help="dance-hdx (hard bounds by HDX), dance-soft (penalty), "
-                             "dance-adaptive (primal-dual penalty), optuna-nsga2 or random "
-                             "(baselines).")
+                             "dance-adaptive (primal-dual penalty), optuna-nsga2, random or "
+                             "sequential (baselines; sequential needs the nni extra).")
     ] = "dance-hdx",
     cost_weight: Annotated[
         float, typer.Option("--lambda", min=0, help="Weight of the hardware cost (lambda).")

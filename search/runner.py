@@ -62,3 +62,4 @@ def _load_strategies() -> None:
     import coexplore.search.datafree  # noqa: F401
     import coexplore.search.hardware  # noqa: F401
     import coexplore.search.nsga2  # noqa: F401
+    import coexplore.search.sequential  # noqa: F401

@@ -88,9 +88,9 @@ def test_bad_spec_json_is_refused_with_the_rule() -> None:
 def test_strategies_not_built_yet_say_what_is_available() -> None:
     with pytest.raises(
         UnknownComponentError,
-        match="'sequential'; choose one of: compare, dance-adaptive, dance-hdx, dance-soft,",
+        match="'enas'; choose one of: compare, dance-adaptive, dance-hdx, dance-soft,",
     ):
-        run(CoSearchSpec(strategy="sequential"))
+        run(CoSearchSpec(strategy="enas"))
     with pytest.raises(ConfigError, match="warmup_steps.*must be below"):
         CoSearchSpec(steps=10, warmup_steps=10)
     with pytest.raises(ConfigError, match="unknown task 'mnist'"):
