@@ -246,6 +246,87 @@ def _mapper_reference(
     }
 
 
+# Issue #14's monotonicity properties, each as (parameter stepped up, what must not rise).
+PROPERTY_STEPS = (
+    ("glb_bits_per_cycle", "latency"),
+    ("dram_bytes_per_cycle", "latency"),
+    ("glb_kib", "latency"),
+    ("rf_bytes", "latency"),
+    ("pe_rows", "latency"),
+    ("pe_cols", "latency"),
+)
+PROPERTY_BITS = (8, 6, 4, 3, 2)
+
+
+def _properties(
+    networks: tuple[str, ...], n: int, seed: int, space_name: str = "edge"
+) -> list[dict[str, Any]]:
+    """Counterexamples to the cost model's monotonicity properties over seeded designs.
+
+    For each network and each parameter of :data:`PROPERTY_STEPS`, ``n`` random designs of
+    the space whose parameter can step up are priced before and after the step; more
+    bandwidth or a larger buffer must not raise latency, more PEs must not raise it by more
+    than the array's added fill/drain skew ((added rows + added columns) cycles per layer,
+    plus the added rows once for a weight-stationary first load). Bits: the whole network
+    at each width of :data:`PROPERTY_BITS` against the next wider one on every design;
+    neither energy nor latency may rise. A counterexample is a rise beyond 1e-9 relative.
+    """
+    from coexplore.accel_model.design_space import PARAMETERS
+
+    space = get_design_space(space_name)
+    model = AnalyticalModel()
+    sizes = space.sizes
+    out = []
+    for net in networks:
+        wl = get_network(net)
+        base = space.sample_indices(n, seed + 2)
+        for param, metric in PROPERTY_STEPS:
+            j = PARAMETERS.index(param)
+            idx = base[base[:, j] < sizes[j] - 1]
+            up = idx.copy()
+            up[:, j] += 1
+            a, b = space.batch(idx), space.batch(up)
+            ca, cb = model.evaluate(wl, a), model.evaluate(wl, b)
+            ok = ca.feasible & cb.feasible
+            la, lb = ca.latency_cycles[ok], cb.latency_cycles[ok]
+            allowance = np.zeros_like(la)
+            if param in ("pe_rows", "pe_cols"):
+                added = (getattr(b, param) - getattr(a, param))[ok].astype(np.float64)
+                first_load = np.where(a.dataflow[ok] == 0, added, 0.0) if param == "pe_rows" else 0
+                allowance = len(wl) * added + first_load
+            ratio = lb / np.maximum(la, 1e-12)
+            bad = lb > la * (1 + 1e-9) + allowance
+            worst = int(np.argmax(np.where(bad, ratio, 0))) if bad.any() else -1
+            out.append({
+                "network": net, "step": f"{param} one step up", "metric": metric,
+                "pairs": int(ok.sum()), "counterexamples": int(bad.sum()),
+                "worst_ratio": float(ratio[worst]) if worst >= 0 else 1.0,
+                "worst_design": b.get(int(np.flatnonzero(ok)[worst])).describe()
+                if worst >= 0 else "",
+            })  # fmt: skip
+        accs = space.batch(base)
+        prev = None
+        for bits in PROPERTY_BITS:
+            c = model.evaluate(wl.with_bits(bits), accs)
+            if prev is not None:
+                ok = prev[0].feasible & c.feasible
+                for metric, now, before in (
+                    ("latency", c.latency_cycles, prev[0].latency_cycles),
+                    ("energy", c.energy_pj, prev[0].energy_pj),
+                ):
+                    ratio = now[ok] / np.maximum(before[ok], 1e-12)
+                    bad = ratio > 1 + 1e-9
+                    out.append({
+                        "network": net, "step": f"bits {prev[1]} -> {bits}", "metric": metric,
+                        "pairs": int(ok.sum()), "counterexamples": int(bad.sum()),
+                        "worst_ratio": float(ratio.max()) if bad.any() else 1.0,
+                        "worst_design": accs.get(int(np.flatnonzero(ok)[np.argmax(ratio)]))
+                        .describe() if bad.any() else "",
+                    })  # fmt: skip
+            prev = (c, bits)
+    return out
+
+
 def _eyeriss() -> dict[str, Any]:
     wl = get_network("alexnet-conv", batch=4).with_bits(16)
     rep = AnalyticalModel().report(wl, eyeriss())
@@ -287,6 +368,8 @@ def run_cost_model_bench(
     reference_configs: int = 10,
     reference_networks: tuple[str, ...] = ("resnet20", "mobilenetv2-cifar", "vgg16"),
     metric: str = "edp",
+    property_networks: tuple[str, ...] = ("resnet20", "resnet32", "mobilenetv2-cifar", "alexnet"),
+    property_designs: int = 5000,
 ) -> dict[str, Any]:
     """Runs every measurement of the cost-model bench and returns them as a dict.
 
@@ -300,6 +383,7 @@ def run_cost_model_bench(
     model = AnalyticalModel()
     out: dict[str, Any] = {"targets": {k: v for k, v in TARGETS.items()}, "seed": seed}
     out["speed"] = _speed(model, speed_configs, seed)
+    out["properties"] = _properties(property_networks, property_designs, seed)
     out["eyeriss"] = _eyeriss()
     out["scalesim"] = _scalesim()
     if with_zigzag:
@@ -314,6 +398,30 @@ def run_cost_model_bench(
                 for n in reference_networks
             ]
     return out
+
+
+def _property_lines(props: list[dict[str, Any]]) -> list[str]:
+    if not props:
+        return []
+    total = sum(p["counterexamples"] for p in props)
+    out = [
+        "## Monotonicity properties (issue #14; target: no counterexample)",
+        "",
+        "Seeded random edge designs, each priced before and after one step up of one "
+        "parameter (more bandwidth or buffer must not raise latency; more PEs not by more "
+        "than the added fill/drain skew), and every design at each bit-width against the next "
+        f"wider (neither latency nor energy may rise). {total:,} counterexamples in all.",
+        "",
+        "| network | step | must not rise | pairs | counterexamples | worst ratio | worst "
+        "design (after the step) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for p in props:
+        out.append(
+            f"| {p['network']} | {p['step']} | {p['metric']} | {p['pairs']:,} | "
+            f"{p['counterexamples']:,} | x{p['worst_ratio']:.2f} | {p['worst_design']} |"
+        )
+    return [*out, ""]
 
 
 def _reference_lines(refs: list[dict[str, Any]]) -> list[str]:
@@ -429,6 +537,7 @@ def render_markdown(res: dict[str, Any], command: str) -> str:
                 f"{w['rel_error']:+.1%} |"
             )
         lines.append("")
+    lines += _property_lines(res.get("properties", []))
     lines += _reference_lines(res.get("reference", []))
     lo, tol = TARGETS["eyeriss_fps"]
     lines += [
