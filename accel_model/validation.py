@@ -479,7 +479,11 @@ def render_markdown(res: dict[str, Any], command: str) -> str:
             f"| ZigZag, fixed loop order, same layers | {sp['zigzag_s_per_layer'] * 1e3:.1f} "
             f"ms per layer | - | ours is {sp['speedup_vs_zigzag']:,.0f}x faster |"
         )
-    lines += ["", "## Fidelity against ZigZag 3.9.1 (same layers, unrolling, energies)", ""]
+    lines.append("")
+    if res.get("fidelity"):
+        lines += ["## Fidelity against ZigZag 3.9.1 (same layers, unrolling, energies)", ""]
+    else:
+        lines += ["No ZigZag comparison in this run (`--no-zigzag`).", ""]
     for f in res.get("fidelity", []):
         lines += [
             f"### {f['network']}: {f['compared']} of {f['configs']} seeded random fixed-precision "
