@@ -23,11 +23,14 @@ import itertools
 
 import numpy as np
 
+from coexplore.accel_model.tech import Tech
+
 __all__ = [
     "DIMS",
     "RF_ORDERS",
     "GLB_ORDERS",
     "Mapping",
+    "MappingSelection",
     "WORD_KEYS",
     "spatial_factors",
     "best_mapping",
@@ -107,6 +110,52 @@ WORD_KEYS = (
     "xfer_words_O", "onload_glb_W", "onload_glb_I", "offload_glb", "pe_out_xfers",
     "pe_out_words",
 )  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class MappingSelection:
+    """How a latency-aware mapper prices each candidate tiling, as the model does at the
+    datapath width: latency = max(compute + partial-sum port stall, GLB port cycles, DRAM
+    cycles) + loading and draining; energy = MACs and RF reads (the same for every tiling)
+    + data movement (GLB port accesses, NoC, DRAM, RF fills). ``metric`` "latency" keeps
+    the fastest (energy breaks ties), "edp" the least energy x latency.
+    Arrays: ``compute`` (L, M), ``macs`` (L, 1), the rest (1, M)."""
+
+    metric: str
+    compute: np.ndarray
+    macs: np.ndarray
+    glb_bw: np.ndarray
+    dram_bw: np.ndarray
+    glb_sram_pj: np.ndarray
+    rf_pj: np.ndarray
+    tech: Tech
+
+    def price(self, moved: dict[str, np.ndarray], word, acc_bits):  # noqa: ANN001, ANN201
+        """(score, energy) of one candidate, each (L, M); lower score is better."""
+        t = self.tech
+        port_bits = sum(
+            moved[f"glb_xfers_{op}"]
+            * np.ceil(moved[f"glb_xfer_bits_{op}"] / self.glb_bw)
+            * self.glb_bw
+            for op in ("W", "I", "O")
+        )
+        psum_port = moved["pe_out_xfers"] * np.ceil(moved["pe_out_bits"] / acc_bits - 1e-9)
+        steady = np.maximum(
+            self.compute + psum_port,
+            np.maximum(port_bits / self.glb_bw, moved["dram"] / self.dram_bw),
+        )
+        latency = steady + (moved["onload_glb"] + moved["offload_glb"]) * (
+            1.0 / self.glb_bw + 1.0 / self.dram_bw
+        )
+        energy = (
+            self.macs * (t.mult_pj_per_bit2 * word * word + t.add_pj_per_bit * acc_bits)
+            + (self.macs * (2 * word + 2 * acc_bits) + moved["rf_fill"]) * self.rf_pj
+            + port_bits * self.glb_sram_pj
+            + moved["glb"] * t.noc_pj_per_bit
+            + moved["dram"] * (self.glb_sram_pj + t.dram_pj_per_bit)
+        )
+        score = latency if self.metric == "latency" else latency * energy
+        return score, energy
 
 
 def traffic(words: dict[str, np.ndarray], wb, ab, pb) -> dict[str, np.ndarray]:  # noqa: ANN001
@@ -413,6 +462,7 @@ def best_mapping(
     glb_pj_per_bit,
     dram_pj_per_bit: float,
     word_bits,
+    select: MappingSelection | None = None,
 ) -> Mapping:
     """The least data-movement-energy mapping among the candidates, per element.
 
@@ -426,6 +476,7 @@ def best_mapping(
     Args:
         sizes: Loop bounds per dimension, (L, 1). geom: stride and dilation, (L, 1) each.
         rows, cols, rf_bits, glb_bits, glb_pj_per_bit, word_bits: (1, M).
+        select: Price candidates by latency or EDP instead of data-movement energy.
     """
     shape = np.broadcast(sizes["K"], rows).shape
     su = spatial_factors(sizes, rows, cols, dataflow)
@@ -446,15 +497,21 @@ def best_mapping(
         ro, go = RF_ORDERS[dataflow][ri], GLB_ORDERS[gi]
         words, factors = _evaluate(ro, go, sizes, geom, su, temporal, rf_caps, glb_cap, fill_bits)
         moved = traffic(words, word, word, acc_bits)
-        cost = moved["glb"] * glb_pj_per_bit + moved["dram"] * dram_pj_per_bit
+        if select is None:
+            cost = moved["glb"] * glb_pj_per_bit + moved["dram"] * dram_pj_per_bit
+            tie = cost
+        else:
+            cost, tie = select.price(moved, word, acc_bits)
         if best is None:
-            best, best_cost = (
+            best, best_cost, best_tie = (
                 Mapping(words, np.full(shape, ri), np.full(shape, gi), factors),
                 cost,
+                tie,
             )
             continue
-        better = cost < best_cost
+        better = (cost < best_cost) | ((cost == best_cost) & (tie < best_tie))
         best_cost = np.where(better, cost, best_cost)
+        best_tie = np.where(better, tie, best_tie)
         best = Mapping(
             words={k: np.where(better, v, best.words[k]) for k, v in words.items()},
             rf_order=np.where(better, ri, best.rf_order),

@@ -73,7 +73,12 @@ from coexplore.accel_model.tech import DEFAULT_TECH, Tech
 from coexplore.accel_model.workload import BIT_RANGE, LayerArrays, Workload
 from coexplore.errors import ConfigError
 
-__all__ = ["CostModel", "AnalyticalModel", "LayerMapping", "LEVELS"]
+__all__ = ["CostModel", "AnalyticalModel", "LayerMapping", "LEVELS", "MAPPER_METRICS"]
+
+# What the mapper minimises per layer: data-movement energy (the default; the evaluators
+# and every committed result use it), or, opt-in while issue #14 is open, the layer's
+# latency or energy-delay product as the model prices them.
+MAPPER_METRICS = ("energy", "latency", "edp")
 
 LEVELS = ("mac", "rf", "glb", "dram", "leakage")
 _PER_LAYER_KEYS = (
@@ -150,9 +155,18 @@ class AnalyticalModel(CostModel):
     name = "analytical"
     version = "analytical-5"  # bump whenever labels change: trained evaluators key on it
 
-    def __init__(self, tech: Tech = DEFAULT_TECH, chunk: int = 8192) -> None:
+    def __init__(
+        self, tech: Tech = DEFAULT_TECH, chunk: int = 8192, mapper_metric: str = "energy"
+    ) -> None:
+        if mapper_metric not in MAPPER_METRICS:
+            raise ConfigError(
+                f"mapper_metric must be one of {', '.join(MAPPER_METRICS)}, got {mapper_metric!r}."
+            )
         self.tech = tech
         self.chunk = int(chunk)
+        self.mapper_metric = mapper_metric
+        if mapper_metric != "energy":  # other labels: trained evaluators must not mix them
+            self.version = f"{type(self).version}-mapper-{mapper_metric}"
 
     def evaluate(
         self,
@@ -186,7 +200,7 @@ class AnalyticalModel(CostModel):
         ab = _bits(la.a_bits if a_bits is None else a_bits, n_layers, m, "a_bits")
         # The mapper runs once per distinct tiling-relevant combination of the whole batch;
         # the per-design part then runs in blocks.
-        words, inverse = _words(la, batch, self.tech)
+        words, inverse = _words(la, batch, self.tech, self.mapper_metric)
         crs = (la.c * la.r * la.s).astype(np.float64)[:, None]
         uniform = wb.shape[1] == 1 and ab.shape[1] == 1
         if uniform:  # one bit-width per layer: price each distinct tiling once
@@ -213,7 +227,7 @@ class AnalyticalModel(CostModel):
         """
         la = workload.arrays()
         batch = AcceleratorBatch.from_accelerators([acc])
-        runs, _, _ = _mapper_runs(_sizes(la), _geometry(la), batch, self.tech)
+        runs, _, _ = _mapper_runs(_sizes(la), _geometry(la), batch, self.tech, self.mapper_metric)
         ((_, mp),) = runs
         d = DATAFLOWS.index(acc.dataflow)
         one = np.ones((1, 1))
@@ -263,7 +277,7 @@ class AnalyticalModel(CostModel):
         rows, cols = row(acc.pe_rows), row(acc.pe_cols)
         base = row(acc.mac_bits)
         df = acc.dataflow[None, :]
-        is_ws, is_rs = df == 0, df == 2
+        is_rs = df == 2
         bitfusion = acc.mac_mode[None, :] == 1
 
         crs, npq = c * r * s, n * p * q
@@ -276,28 +290,7 @@ class AnalyticalModel(CostModel):
         pb = _psum_bits(wb, ab, crs)
         bits_ok = (wb <= base) & (ab <= base)
 
-        # Systolic WS / OS (GEMM view), folds pipelined (see systolic.pipelined_cycles).
-        sr = np.where(is_ws, crs, npq)
-        t_len = np.where(is_ws, npq, crs)
-        folds = g * np.ceil(sr / rows) * np.ceil(k / cols)
-        t_fold = np.ceil(t_len / pack)
-        sys_ideal = folds * t_fold
-        sys_cycles = fold_pipeline(folds, t_fold, rows, cols, np.where(is_ws, rows, 0.0))
-
-        # Row-stationary.
-        ru = np.minimum(r, rows)
-        r_folds = np.ceil(r / ru)
-        cr = np.clip(np.floor(rows / ru), 1, c)
-        pc = np.minimum(p, cols)
-        kr = np.clip(np.floor(cols / pc), 1, k)
-        c_folds, p_folds, k_folds = np.ceil(c / cr), np.ceil(p / pc), np.ceil(k / kr)
-        rs_cycles = (
-            g * n * r_folds * c_folds * p_folds * k_folds * np.ceil(s * q / pack) + rows + cols
-        )
-        compute = np.where(is_rs, rs_cycles, sys_cycles)
-        # Pipeline fill and drain inside ``compute``: systolic skew once per layer plus folds
-        # paced by the R-cycle preload/drain, rs start-up.
-        fill = np.where(is_rs, rows + cols, sys_cycles - sys_ideal)
+        compute, fill = compute_cycles(n, g, k, c, p, q, r, s, rows, cols, df, pack)
 
         # RF: one tile must fit. How the RF and the GLB are then tiled, and so what crosses
         # each boundary, comes from the loop-nest mapper (see _loopnest).
@@ -418,6 +411,33 @@ class AnalyticalModel(CostModel):
         )
 
 
+def compute_cycles(n, g, k, c, p, q, r, s, rows, cols, df, pack):  # noqa: ANN001, ANN201
+    """Compute cycles of each layer and the pipeline fill and drain inside them.
+
+    Layer sizes are (L, 1), ``rows``/``cols``/``df`` (dataflow index) (1, M), ``pack`` MACs
+    per PE per cycle, broadcastable. Systolic ``ws``/``os`` (GEMM view) with folds
+    pipelined (see ``systolic.pipelined_cycles``); ``rs`` as Eyeriss's row-stationary.
+    """
+    is_ws, is_rs = df == 0, df == 2
+    crs, npq = c * r * s, n * p * q
+    sr = np.where(is_ws, crs, npq)
+    t_len = np.where(is_ws, npq, crs)
+    folds = g * np.ceil(sr / rows) * np.ceil(k / cols)
+    t_fold = np.ceil(t_len / pack)
+    sys_ideal = folds * t_fold
+    sys_cycles = fold_pipeline(folds, t_fold, rows, cols, np.where(is_ws, rows, 0.0))
+    ru = np.minimum(r, rows)
+    r_folds = np.ceil(r / ru)
+    cr = np.clip(np.floor(rows / ru), 1, c)
+    pc = np.minimum(p, cols)
+    kr = np.clip(np.floor(cols / pc), 1, k)
+    c_folds, p_folds, k_folds = np.ceil(c / cr), np.ceil(p / pc), np.ceil(k / kr)
+    rs_cycles = g * n * r_folds * c_folds * p_folds * k_folds * np.ceil(s * q / pack) + rows + cols
+    compute = np.where(is_rs, rs_cycles, sys_cycles)
+    fill = np.where(is_rs, rows + cols, sys_cycles - sys_ideal)
+    return compute, fill
+
+
 def _sizes(la: LayerArrays) -> dict[str, np.ndarray]:
     def col(x: np.ndarray) -> np.ndarray:
         return x.astype(np.float64)[:, None]
@@ -444,7 +464,11 @@ def _geometry(la: LayerArrays) -> Geometry:
 
 
 def _mapper_runs(  # noqa: ANN202
-    sizes: dict[str, np.ndarray], geom: Geometry, acc: AcceleratorBatch, tech: Tech
+    sizes: dict[str, np.ndarray],
+    geom: Geometry,
+    acc: AcceleratorBatch,
+    tech: Tech,
+    metric: str = "energy",
 ):
     """Runs the mapper once per distinct (array, RF, GLB, dataflow, datapath) combination.
 
@@ -454,6 +478,8 @@ def _mapper_runs(  # noqa: ANN202
     combinations, and their number.
     """
     key_cols = [acc.pe_rows, acc.pe_cols, acc.rf_bytes, acc.glb_kib, acc.dataflow, acc.mac_bits]
+    if metric != "energy":  # latency-aware choices depend on the bandwidths too
+        key_cols += [acc.glb_bits_per_cycle, acc.dram_bytes_per_cycle]
     # One int64 code per design (mixed radix over each column's distinct values): a 1-D
     # unique is much faster than a row-wise one.
     code = np.zeros(len(acc), dtype=np.int64)
@@ -472,6 +498,9 @@ def _mapper_runs(  # noqa: ANN202
             return x[sel].astype(np.float64)[None, :]
 
         glb_pj = tech.rf_pj_per_bit(row(sub.glb_kib) * 1024.0) + tech.noc_pj_per_bit
+        select = None
+        if metric != "energy":
+            select = _selection(sizes, sub, sel, int(d), tech, metric)
         runs.append(
             (
                 sel,
@@ -486,14 +515,47 @@ def _mapper_runs(  # noqa: ANN202
                     glb_pj,
                     tech.dram_pj_per_bit,
                     row(sub.mac_bits),
+                    select,
                 ),
             )
         )
     return runs, inverse.reshape(-1), len(first)
 
 
+def _selection(  # noqa: ANN202
+    sizes: dict[str, np.ndarray],
+    sub: AcceleratorBatch,
+    sel: np.ndarray,
+    d: int,
+    tech: Tech,
+    metric: str,
+):
+    """What a latency-aware mapper needs to price a candidate tiling as the model will:
+    the layers' compute cycles on each array (datapath-width operands, so one MAC per PE
+    per cycle), the bandwidths, and the per-bit energies (see :class:`MappingSelection`)."""
+    from coexplore.accel_model._loopnest import MappingSelection
+
+    def row(x: np.ndarray) -> np.ndarray:
+        return x[sel].astype(np.float64)[None, :]
+
+    z = sizes
+    rows, cols = row(sub.pe_rows), row(sub.pe_cols)
+    compute, _ = compute_cycles(z["B"], z["G"], z["K"], z["C"], z["OY"], z["OX"], z["FY"],
+                                z["FX"], rows, cols, np.full_like(rows, d), 1.0)  # fmt: skip
+    return MappingSelection(
+        metric=metric,
+        compute=compute,
+        macs=z["B"] * z["G"] * z["K"] * z["C"] * z["OY"] * z["OX"] * z["FY"] * z["FX"],
+        glb_bw=row(sub.glb_bits_per_cycle),
+        dram_bw=8.0 * row(sub.dram_bytes_per_cycle),
+        glb_sram_pj=tech.rf_pj_per_bit(row(sub.glb_kib) * 1024.0),
+        rf_pj=tech.rf_pj_per_bit(row(sub.rf_bytes)),
+        tech=tech,
+    )
+
+
 def _words(
-    la: LayerArrays, acc: AcceleratorBatch, tech: Tech
+    la: LayerArrays, acc: AcceleratorBatch, tech: Tech, metric: str = "energy"
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The mapper's word counts (``_loopnest.WORD_KEYS``) per distinct combination, (L, U)
     each, and the index from designs to combinations."""
@@ -504,7 +566,7 @@ def _words(
     _, first_layer, layer_of = np.unique(shape_key, axis=0, return_index=True, return_inverse=True)
     layer_of = layer_of.reshape(-1)
     runs, inverse, n_unique = _mapper_runs(
-        {d: v[first_layer] for d, v in sizes.items()}, geom.take(first_layer), acc, tech
+        {d: v[first_layer] for d, v in sizes.items()}, geom.take(first_layer), acc, tech, metric
     )
     out = {key: np.zeros((len(first_layer), n_unique)) for key in WORD_KEYS}
     for sel, mp in runs:

@@ -259,7 +259,11 @@ PROPERTY_BITS = (8, 6, 4, 3, 2)
 
 
 def _properties(
-    networks: tuple[str, ...], n: int, seed: int, space_name: str = "edge"
+    networks: tuple[str, ...],
+    n: int,
+    seed: int,
+    space_name: str = "edge",
+    mapper_metric: str = "energy",
 ) -> list[dict[str, Any]]:
     """Counterexamples to the cost model's monotonicity properties over seeded designs.
 
@@ -274,7 +278,7 @@ def _properties(
     from coexplore.accel_model.design_space import PARAMETERS
 
     space = get_design_space(space_name)
-    model = AnalyticalModel()
+    model = AnalyticalModel(mapper_metric=mapper_metric)
     sizes = space.sizes
     out = []
     for net in networks:
@@ -384,6 +388,17 @@ def run_cost_model_bench(
     out: dict[str, Any] = {"targets": {k: v for k, v in TARGETS.items()}, "seed": seed}
     out["speed"] = _speed(model, speed_configs, seed)
     out["properties"] = _properties(property_networks, property_designs, seed)
+    # the opt-in latency-aware mappers (issue #14, item 1 in progress), same sweep and speed
+    out["mapper_metrics"] = {
+        "energy": {"properties": out["properties"], "evals_per_s": out["speed"]["evals_per_s"]}
+    }
+    for m in ("latency", "edp"):
+        out["mapper_metrics"][m] = {
+            "properties": _properties(property_networks, property_designs, seed, mapper_metric=m),
+            "evals_per_s": _speed(AnalyticalModel(mapper_metric=m), speed_configs // 10, seed)[
+                "evals_per_s"
+            ],
+        }
     out["eyeriss"] = _eyeriss()
     out["scalesim"] = _scalesim()
     if with_zigzag:
@@ -421,6 +436,37 @@ def _property_lines(props: list[dict[str, Any]]) -> list[str]:
             f"| {p['network']} | {p['step']} | {p['metric']} | {p['pairs']:,} | "
             f"{p['counterexamples']:,} | x{p['worst_ratio']:.2f} | {p['worst_design']} |"
         )
+    return [*out, ""]
+
+
+def _mapper_metric_lines(by_metric: dict[str, dict[str, Any]]) -> list[str]:
+    if not by_metric:
+        return []
+    kinds = [p for p, _ in PROPERTY_STEPS] + ["bit-width"]
+    out = [
+        "### The same sweep by what the mapper minimises",
+        "",
+        "`AnalyticalModel(mapper_metric=...)`: the default keeps each layer's least "
+        "data-movement-energy tiling; `latency` and `edp` (opt-in, not yet used by the "
+        "evaluators or any other result) price each candidate tiling as the model prices the "
+        "layer. Counterexamples / pairs (worst ratio), summed over the networks; speed as "
+        "above (the latency-aware mappers run once per bandwidth pair too).",
+        "",
+        "| step | " + " | ".join(by_metric) + " |",
+        "|---|" + "---|" * len(by_metric),
+    ]
+    for kind in kinds:
+        cells = []
+        for m in by_metric.values():
+            rows = [p for p in m["properties"]
+                    if (p["step"].startswith("bits") if kind == "bit-width"
+                        else p["step"].startswith(kind + " "))]  # fmt: skip
+            bad, pairs = sum(p["counterexamples"] for p in rows), sum(p["pairs"] for p in rows)
+            worst = max((p["worst_ratio"] for p in rows), default=1.0)
+            cells.append(f"{bad:,} / {pairs:,} (x{worst:.2f})")
+        out.append(f"| {kind} | " + " | ".join(cells) + " |")
+    out.append("| evaluations per second | " + " | ".join(
+        f"{m['evals_per_s']:,.0f}" for m in by_metric.values()) + " |")  # fmt: skip
     return [*out, ""]
 
 
@@ -542,6 +588,7 @@ def render_markdown(res: dict[str, Any], command: str) -> str:
             )
         lines.append("")
     lines += _property_lines(res.get("properties", []))
+    lines += _mapper_metric_lines(res.get("mapper_metrics", {}))
     lines += _reference_lines(res.get("reference", []))
     lo, tol = TARGETS["eyeriss_fps"]
     lines += [

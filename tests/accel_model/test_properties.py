@@ -14,6 +14,7 @@ import dataclasses
 
 import pytest
 
+from coexplore import ConfigError
 from coexplore.accel_model import Accelerator, AnalyticalModel, get_network
 from coexplore.accel_model.validation import PROPERTY_STEPS, _properties, _property_lines
 
@@ -55,3 +56,27 @@ def test_the_sweep_counts_what_it_checked() -> None:
     text = "\n".join(_property_lines(props))
     total = sum(p["counterexamples"] for p in props)
     assert f"{total:,} counterexamples in all" in text
+
+
+def test_the_latency_mapper_is_never_slower_per_layer() -> None:
+    """``mapper_metric="latency"`` picks, per layer, the fastest of the same candidate
+    tilings the default (data-movement energy) mapper picks from, so no layer is slower;
+    on 8-bit layers of a fixed 8-bit datapath its price is exactly the model's latency."""
+    import numpy as np
+
+    from coexplore.accel_model import get_design_space
+
+    space = get_design_space("edge")
+    idx = space.sample_indices(300, 5)
+    idx[:, list(space.choices).index("mac_mode")] = 0  # fixed 8-bit datapath
+    accs = space.batch(idx)
+    wl = get_network("resnet20").with_bits(8)
+    energy = AnalyticalModel().evaluate(wl, accs, per_layer=True)
+    fast = AnalyticalModel(mapper_metric="latency").evaluate(wl, accs, per_layer=True)
+    ok = energy.feasible & fast.feasible
+    assert ok.sum() > 100
+    assert np.all(fast.layers["cycles"][:, ok] <= energy.layers["cycles"][:, ok] * (1 + 1e-9))
+    assert (fast.layers["cycles"][:, ok] < energy.layers["cycles"][:, ok] * 0.99).any()
+    assert AnalyticalModel(mapper_metric="edp").version.endswith("-mapper-edp")
+    with pytest.raises(ConfigError, match="mapper_metric must be one of"):
+        AnalyticalModel(mapper_metric="area")
