@@ -34,6 +34,7 @@ __all__ = [
     "WORD_KEYS",
     "spatial_factors",
     "best_mapping",
+    "layer_latency",
     "traffic",
 ]
 
@@ -112,6 +113,29 @@ WORD_KEYS = (
 )  # fmt: skip
 
 
+def layer_latency(moved, compute, glb_bw, dram_bw, psum_port_bits):  # noqa: ANN001, ANN201
+    """(GLB port bits, cycles) of a layer from the bits its tiling moves (:func:`traffic`).
+
+    The GLB port moves whole port-width words: a transfer of b bits occupies ceil(b / width)
+    port cycles and costs as many port-width accesses. Tiles are double-buffered, so the
+    slowest of compute (plus the partial-sum port stall), the GLB port and DRAM sets the
+    pace: each PE accumulates in its partial-sum RF, whose one read port (``psum_port_bits``
+    wide, the datapath's accumulator) feeds the MAC every cycle, so sending a finished output
+    tile up takes that port for ceil(bits / width) cycles (as ZigZag's port model). Only the
+    first array tile is serial (DRAM -> GLB -> array) and likewise the last output tile.
+    """
+    port_bits = sum(
+        moved[f"glb_xfers_{op}"] * np.ceil(moved[f"glb_xfer_bits_{op}"] / glb_bw) * glb_bw
+        for op in ("W", "I", "O")
+    )
+    psum_port = moved["pe_out_xfers"] * np.ceil(moved["pe_out_bits"] / psum_port_bits - 1e-9)
+    steady = np.maximum(
+        compute + psum_port, np.maximum(port_bits / glb_bw, moved["dram"] / dram_bw)
+    )
+    load_drain = (moved["onload_glb"] + moved["offload_glb"]) * (1.0 / glb_bw + 1.0 / dram_bw)
+    return port_bits, steady + load_drain
+
+
 @dataclasses.dataclass(frozen=True)
 class MappingSelection:
     """How a latency-aware mapper prices each candidate tiling, as the model does at the
@@ -133,20 +157,7 @@ class MappingSelection:
     def price(self, moved: dict[str, np.ndarray], word, acc_bits):  # noqa: ANN001, ANN201
         """(score, energy) of one candidate, each (L, M); lower score is better."""
         t = self.tech
-        port_bits = sum(
-            moved[f"glb_xfers_{op}"]
-            * np.ceil(moved[f"glb_xfer_bits_{op}"] / self.glb_bw)
-            * self.glb_bw
-            for op in ("W", "I", "O")
-        )
-        psum_port = moved["pe_out_xfers"] * np.ceil(moved["pe_out_bits"] / acc_bits - 1e-9)
-        steady = np.maximum(
-            self.compute + psum_port,
-            np.maximum(port_bits / self.glb_bw, moved["dram"] / self.dram_bw),
-        )
-        latency = steady + (moved["onload_glb"] + moved["offload_glb"]) * (
-            1.0 / self.glb_bw + 1.0 / self.dram_bw
-        )
+        port_bits, latency = layer_latency(moved, self.compute, self.glb_bw, self.dram_bw, acc_bits)
         energy = (
             self.macs * (t.mult_pj_per_bit2 * word * word + t.add_pj_per_bit * acc_bits)
             + (self.macs * (2 * word + 2 * acc_bits) + moved["rf_fill"]) * self.rf_pj

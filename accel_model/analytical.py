@@ -61,8 +61,10 @@ from coexplore.accel_model._loopnest import (
     RF_ORDERS,
     WORD_KEYS,
     Geometry,
+    MappingSelection,
     accumulator_bits,
     best_mapping,
+    layer_latency,
     spatial_factors,
     traffic,
 )
@@ -299,32 +301,15 @@ class AnalyticalModel(CostModel):
         rf_ok = rf_bits_cap >= need
         cap = row(acc.glb_kib) * 8192.0
         glb_bits, dram_bits, rf_fill = moved["glb"], moved["dram"], moved["rf_fill"]
-        on_glb, off_glb = moved["onload_glb"], moved["offload_glb"]
         glb_bw = row(acc.glb_bits_per_cycle)
-        # The GLB port moves whole port-width words: a transfer of b bits occupies
-        # ceil(b / width) port cycles and costs as many port-width accesses.
-        glb_port_bits = sum(
-            moved[f"glb_xfers_{op}"] * np.ceil(moved[f"glb_xfer_bits_{op}"] / glb_bw) * glb_bw
-            for op in ("W", "I", "O")
-        )
         glb_ok = crs * wb + c * r * iw * ab <= cap  # one filter + the input rows it needs
-
-        # Latency: double-buffered tiles, so the slowest resource sets the pace; before that
-        # the first weight and input tiles must arrive, and after it the last outputs leave.
+        # Latency (see _loopnest.layer_latency): double-buffered tiles, the slowest resource
+        # sets the pace, plus loading the first tiles and draining the last. The partial-sum
+        # port is the datapath's, so its stall never falls as bits rise.
         dram_bw = 8.0 * row(acc.dram_bytes_per_cycle)
-        # Each PE accumulates in its partial-sum RF, whose one read port (one accumulator
-        # word, the datapath's, per cycle) feeds the MAC every cycle; sending a finished
-        # output tile up takes that port from the MAC for ceil(bits / port width) cycles (as
-        # ZigZag's port model). The port is the datapath's, so this never falls as bits rise.
-        port = accumulator_bits(base, crs)
-        psum_port = moved["pe_out_xfers"] * np.ceil(moved["pe_out_bits"] / port - 1e-9)
-        steady = np.maximum(
-            compute + psum_port, np.maximum(glb_port_bits / glb_bw, dram_bits / dram_bw)
+        glb_port_bits, cycles = layer_latency(
+            moved, compute, glb_bw, dram_bw, accumulator_bits(base, crs)
         )
-        # Only the first array tile is serial (DRAM -> GLB -> array); the rest of the GLB
-        # tile streams in while computing. Likewise the last output tile on the way out.
-        load_drain = (on_glb + off_glb) * (1.0 / glb_bw + 1.0 / dram_bw)
-        cycles = steady + load_drain
 
         # Energy (pJ).
         e_mult = np.where(
@@ -533,7 +518,6 @@ def _selection(  # noqa: ANN202
     """What a latency-aware mapper needs to price a candidate tiling as the model will:
     the layers' compute cycles on each array (datapath-width operands, so one MAC per PE
     per cycle), the bandwidths, and the per-bit energies (see :class:`MappingSelection`)."""
-    from coexplore.accel_model._loopnest import MappingSelection
 
     def row(x: np.ndarray) -> np.ndarray:
         return x[sel].astype(np.float64)[None, :]

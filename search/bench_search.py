@@ -220,7 +220,9 @@ def run_search_bench(
                                 space=space, quantize=False)  # fmt: skip
             key = json.dumps(["cifar10", cifar10, seed, steps, space])
             one = jr.cached(key, lambda spec=spec: _one(spec))
-            out["cifar10"].append({"seed": seed, "source": cifar10, **one})
+            # relative to the working directory, so the committed table names no machine path
+            source = os.path.relpath(cifar10) if os.path.isabs(cifar10) else cifar10
+            out["cifar10"].append({"seed": seed, "source": source, **one})
             emit(progress, "bench", seed + 1, min(seeds, 2), f"cifar10 seed {seed}")
     return out
 
