@@ -75,13 +75,17 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         quant_images: Annotated[int, typer.Option(min=8)] = 64,
         quant_synthetic_steps: Annotated[int, typer.Option(min=1)] = 100,
         quant_iters: Annotated[int, typer.Option(min=1)] = 100,
+        all_widths: Annotated[
+            bool, typer.Option(help="Run the seeds again over every width (2 and 3 bits too).")
+        ] = True,
         out: Annotated[Path, typer.Option(help="Markdown table to write.")] = Path(
             "results/handoff.md"
         ),
         as_json: JsonOpt = False,
     ) -> None:
         """The default run's winners: FP vs data-aware fake quantization vs zero-shot, at the
-        searched bits and at W8A8 (targets: within 2 and 0.5 points)."""
+        searched bits and at W8A8 (targets: within 2 and 0.5 points); then the same seeds over
+        every width, 2 and 3 bits included, for contrast."""
         import json
 
         from coexplore.api._common import ProgressView
@@ -90,14 +94,14 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
 
         with ProgressView(as_json, lines=("bench",)) as view:
             res = run_handoff_bench(seeds, steps, space, quant_images, quant_synthetic_steps,
-                                    quant_iters, progress=view)  # fmt: skip
+                                    quant_iters, all_widths, progress=view)  # fmt: skip
         command = f"search bench handoff --seeds {seeds}" + "".join(
             f" --{k} {v}" for k, v, d in (
                 ("steps", steps, 300), ("space", space, "micro"),
                 ("quant-images", quant_images, 64),
                 ("quant-synthetic-steps", quant_synthetic_steps, 100),
                 ("quant-iters", quant_iters, 100)) if v != d
-        )  # fmt: skip
+        ) + ("" if all_widths else " --no-all-widths")  # fmt: skip
         text = render_handoff_markdown(res, command)
         atomic_write(out, text)
         atomic_write(out.with_suffix(".json"), json.dumps(res, indent=2, default=float) + "\n")

@@ -124,8 +124,9 @@ def run(
     ] = "edge",
     bits: Annotated[
         str | None,
-        typer.Option(help="Bit-widths a slot (data-free: a layer) may take, e.g. 4,6,8 "
-                     "(default: all, 2,3,4,6,8)."),  # fmt: skip
+        typer.Option(help="Bit-widths a slot (data-free: a layer) may take, e.g. 4,6,8. "
+                     "Default: 4,6,8 when the winners go to zero-shot quantization, all "
+                     "(2,3,4,6,8) with --no-quantize and in data-free mode."),  # fmt: skip
     ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     seed: Annotated[int, typer.Option(min=0, help="Seed.")] = 0,

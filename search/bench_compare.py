@@ -1,8 +1,9 @@
 """``search bench compare``: every co-search strategy on the default problem over seeds.
 
 One run of this command measures every figure of results/compare.md: for each strategy
-(``dance-hdx``, ``dance-soft``, ``dance-adaptive``, ``optuna-nsga2``, ``random``) and each
-seed, the default co-search (task, space, steps) at ``--fps 30``; and ``optuna-nsga2`` again
+(``dance-hdx``, ``dance-soft``, ``dance-adaptive``, ``optuna-nsga2``, ``random``,
+``sequential``; the last only where the ``nni`` extra is installed) and each seed, the
+default co-search (task, space, steps) at ``--fps 30``; and ``optuna-nsga2`` again
 with ``NSGA_TIME_FACTOR`` x its trials (its "10x the time" row; the weight training is the
 same, so its wall time is reported as measured, not assumed). Hypervolumes share one
 reference point over all runs. Budgets are steps and trials (deterministic per seed); wall
@@ -24,7 +25,14 @@ from coexplore.search.specs import CoSearchSpec
 
 __all__ = ["run_compare_bench", "render_compare_markdown", "STRATEGIES", "NSGA_TIME_FACTOR"]
 
-STRATEGIES = ("dance-hdx", "dance-soft", "dance-adaptive", "optuna-nsga2", "random")
+STRATEGIES = (
+    "dance-hdx",
+    "dance-soft",
+    "dance-adaptive",
+    "optuna-nsga2",
+    "random",
+    "sequential",
+)
 NSGA_TIME_FACTOR = 10
 
 
@@ -39,12 +47,18 @@ def run_compare_bench(
     progress: ProgressFn | None = None,
 ) -> dict[str, Any]:
     """Runs every (row, seed); returns the runs and per-row summaries."""
-    rows = [(s, s, trials) for s in STRATEGIES]
+    from coexplore.search.nni_adapter import nni_available
+
+    skipped = [s for s in STRATEGIES if s == "sequential" and not nni_available()]
+    rows = [(s, s, trials) for s in STRATEGIES if s not in skipped]
     rows.append((f"optuna-nsga2 x{NSGA_TIME_FACTOR} trials", "optuna-nsga2",
                  trials * NSGA_TIME_FACTOR))  # fmt: skip
     total, done = len(rows) * seeds, 0
     out: dict[str, Any] = {"seeds": seeds, "steps": steps, "trials": trials, "space": space,
-                           "task": task, "fps": fps, "rows": []}  # fmt: skip
+                           "task": task, "fps": fps, "rows": [],
+                           "skipped": {s: "the nni extra is not installed "
+                                          "(pip install -e '.[nni]')"
+                                       for s in skipped}}  # fmt: skip
     for label, strategy, n_trials in rows:
         runs = []
         for seed in range(seeds):
@@ -112,6 +126,8 @@ def render_compare_markdown(res: dict[str, Any], command: str) -> str:
             f"{_stat([x['hypervolume'] for x in runs], 0)} | "
             f"{_stat([x['seconds'] for x in runs], 0)} |"
         )
+    for name, why in res.get("skipped", {}).items():
+        lines.append(f"| {name} | not run: {why} | | | | | | |")
     nsga10 = f"optuna-nsga2 x{NSGA_TIME_FACTOR} trials"
     if "dance-hdx" in hv and "optuna-nsga2" in hv:
         met = hv["dance-hdx"] >= hv["optuna-nsga2"]

@@ -47,6 +47,12 @@ __all__ = [
 ]
 
 
+# The widths a winner may take when it goes on to zero-shot quantization (the default
+# ``search run``): at 2 and 3 bits the supernet's data-trained quantizers still hold, but
+# quantization from synthetic data alone does not (results/handoff.md measures both).
+ZERO_SHOT_BITS: tuple[int, ...] = (4, 6, 8)
+
+
 def check_bits_options(name: str, bits: tuple[int, ...]) -> None:
     """Raises ConfigError unless ``bits`` is a non-empty set of search bit-widths."""
     if not bits:
@@ -138,8 +144,9 @@ class CoSearchSpec(RunSpec):
         margin: HDX's safety margin on predicted bounds (log space; 0.05 ~ 5 %).
         finetune_steps: Steps training the first winner's inherited weights alone.
         top_k: Distinct winners derived from the final logits.
-        bits: The bit-widths a slot may take (a subset of the space's); empty: all of them.
-            ``(4, 6, 8)`` keeps the winners in the widths zero-shot quantization holds up at.
+        bits: The bit-widths a slot may take (a subset of the space's). Empty: with
+            ``quantize`` (the default) the space's widths in ``ZERO_SHOT_BITS`` (4, 6, 8),
+            which zero-shot quantization holds up at; without it, all of the space's.
         trials: Designs the ``optuna-nsga2`` baseline evaluates after the weight training.
         study_storage: SQLAlchemy URL of the Optuna study database (``optuna-nsga2``);
             ``sqlite:///results/optuna.db`` when empty.
@@ -197,6 +204,9 @@ class CoSearchSpec(RunSpec):
         check_range("trials", self.trials, 2, 1_000_000)
         if self.bits:
             check_bits_options("bits", self.bits)
+        elif self.quantize:  # the spec records the widths it searches
+            widths = tuple(b for b in SPACES.get(self.space).bits if b in ZERO_SHOT_BITS)
+            object.__setattr__(self, "bits", widths)
         check_range("quant_images", self.quant_images, 8, 1_000_000)
         check_range("quant_synthetic_steps", self.quant_synthetic_steps, 1, 1_000_000)
         check_range("quant_iters", self.quant_iters, 1, 10_000_000)
@@ -297,7 +307,9 @@ class CompareSpec(RunSpec):
 
     kind = "compare"
 
-    problem: CoSearchSpec = dataclasses.field(default_factory=CoSearchSpec)
+    problem: CoSearchSpec = dataclasses.field(
+        default_factory=lambda: CoSearchSpec(quantize=False)  # compare runs never quantize
+    )
     strategies: tuple[str, ...] = ("dance-hdx", "dance-soft", "random")
     seeds: int = 1
 

@@ -84,7 +84,10 @@ def test_bench_compare_writes_its_table(tmp_path: Path, monkeypatch: pytest.Monk
     from coexplore.search.cosearch import RandomSearch
 
     monkeypatch.setattr(RandomSearch, "RANDOM_CANDIDATES", 3)
-    monkeypatch.setattr(bench_compare, "STRATEGIES", ("dance-hdx", "optuna-nsga2"))
+    from coexplore.search import nni_adapter
+
+    monkeypatch.setattr(bench_compare, "STRATEGIES", ("dance-hdx", "optuna-nsga2", "sequential"))
+    monkeypatch.setattr(nni_adapter, "nni_available", lambda: False)  # reported, not run
     monkeypatch.setattr(bench_compare, "NSGA_TIME_FACTOR", 2)
     out = tmp_path / "compare.md"
     r = CliRunner().invoke(app, ["bench", "compare", "--seeds", "1", "--steps", "12",
@@ -98,3 +101,5 @@ def test_bench_compare_writes_its_table(tmp_path: Path, monkeypatch: pytest.Monk
     text = out.read_text()
     assert "search bench compare --seeds 1 --steps 12 --trials 4 --space tiny" in text
     assert "Target: HDX's mean feasible hypervolume" in text
+    assert "nni extra" in res["skipped"]["sequential"]
+    assert "| sequential | not run: the nni extra is not installed" in text

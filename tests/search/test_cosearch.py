@@ -112,3 +112,14 @@ def test_a_bits_subset_keeps_every_winner_in_it(strategy: str) -> None:
         assert set(kept) <= {4, 8}
     with pytest.raises(ConfigError, match="must be chosen from"):
         CoSearchSpec(bits=(5,))
+
+
+def test_zero_shot_runs_search_only_the_widths_zero_shot_holds_up_at() -> None:
+    from coexplore.search.specs import ZERO_SHOT_BITS, CompareSpec
+
+    assert CoSearchSpec().bits == ZERO_SHOT_BITS == (4, 6, 8)  # the default run quantizes
+    assert CoSearchSpec(quantize=False).bits == ()  # all of the space's widths
+    assert CoSearchSpec(bits=(2, 8)).bits == (2, 8)  # an explicit choice is kept
+    again = CoSearchSpec.from_dict(CoSearchSpec().to_dict())
+    assert again == CoSearchSpec() and again.bits == (4, 6, 8)  # run.json records them
+    assert CompareSpec().problem.bits == ()  # compare runs never quantize

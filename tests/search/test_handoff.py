@@ -134,4 +134,8 @@ def test_bench_handoff_compares_zero_shot_with_data_aware(tmp_path: Path) -> Non
         for k in ("test_accuracy_fp", "test_accuracy_fakequant_data", "test_accuracy_zsq",
                   "test_accuracy_fakequant_data_w8", "test_accuracy_zsq_w8"):  # fmt: skip
             assert 0 <= w[k] <= 100
+    assert res["widths"] == {"winners": [4, 6, 8], "all_widths": [2, 3, 4, 6, 8]}
+    for w in res["winners"]:  # the default searches only the zero-shot widths
+        assert set(w["bits"]) <= {4, 6, 8}
+    assert res["all_widths"] and "## Contrast" in out.read_text()
     assert "| at W8A8 |" in out.read_text()
