@@ -111,6 +111,16 @@ def parse_ints(text: str, flag: str, example: str) -> tuple[int, ...]:
         ) from None
 
 
+def parse_floats(text: str, flag: str, example: str) -> tuple[float, ...]:
+    """``"0.005,0.2"`` -> ``(0.005, 0.2)``; a bad list is a BadParameter naming ``flag``."""
+    try:
+        return tuple(float(b) for b in text.split(",") if b.strip())
+    except ValueError:
+        raise typer.BadParameter(
+            f"{flag} takes numbers separated by commas (e.g. {example}), got {text!r}."
+        ) from None
+
+
 # -- progress -------------------------------------------------------------------------------
 class ProgressView:
     """Draws :class:`~coexplore.progress.ProgressEvent`s: one rich bar per phase on a

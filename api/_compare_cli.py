@@ -23,6 +23,7 @@ from coexplore.api._common import (
     constraints,
     execute,
     guard,
+    parse_floats,
 )
 
 __all__ = ["register", "DEFAULT_STRATEGIES"]
@@ -115,6 +116,9 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         images: Annotated[int, typer.Option(min=8, help="Synthetic images.")] = 64,
         synthetic_steps: Annotated[int, typer.Option(min=1)] = 100,
         recon_iters: Annotated[int, typer.Option(min=1)] = 100,
+        sweep: Annotated[
+            str, typer.Option(help="Lambdas searched beside the default 0.02 (comma-separated).")
+        ] = "0.005,0.2",
         data_dir: Annotated[
             Path | None, typer.Option(help="The shared data folder (default: ../shared/data).")
         ] = None,
@@ -134,12 +138,14 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
 
         with ProgressView(as_json, lines=("bench",)) as view:
             res = run_datafree_bench(data_dir or default_data_dir(), accel_space, steps, images,
-                                     synthetic_steps, recon_iters, progress=view)  # fmt: skip
+                                     synthetic_steps, recon_iters,
+                                     parse_floats(sweep, "--sweep", "0.005,0.2"),
+                                     progress=view)  # fmt: skip
         command = "search bench datafree" + "".join(
             f" --{k} {v}" for k, v, d in (
                 ("accel-space", accel_space, "edge"), ("steps", steps, 500),
                 ("images", images, 64), ("synthetic-steps", synthetic_steps, 100),
-                ("recon-iters", recon_iters, 100)) if v != d
+                ("recon-iters", recon_iters, 100), ("sweep", sweep, "0.005,0.2")) if v != d
         )  # fmt: skip
         text = render_datafree_markdown(res, command)
         atomic_write(out, text)

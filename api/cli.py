@@ -33,6 +33,7 @@ from coexplore.api._common import (
     fail,
     guard,
     network_ref,
+    parse_floats,
     parse_ints,
 )
 from coexplore.runs import atomic_write
@@ -128,6 +129,11 @@ def run(
                      "Default: 4,6,8 when the winners go to zero-shot quantization, all "
                      "(2,3,4,6,8) with --no-quantize and in data-free mode."),  # fmt: skip
     ] = None,
+    lambda_sweep: Annotated[
+        str | None,
+        typer.Option("--sweep", help="Data-free mode: further lambdas searched in the same "
+                     "run, e.g. 0.005,0.2; each one's designs join the table."),  # fmt: skip
+    ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     seed: Annotated[int, typer.Option(min=0, help="Seed.")] = 0,
     max_seconds: Annotated[
@@ -150,6 +156,9 @@ def run(
     """
     from coexplore.search import CoSearchSpec
 
+    if lambda_sweep is not None and model is None:
+        raise typer.BadParameter("--sweep applies to the data-free mode (--model ... --weights "
+                                 "...); a co-search takes one --lambda.")  # fmt: skip
     if model is not None:
         from coexplore.search.specs import DataFreeSpec
 
@@ -159,6 +168,8 @@ def run(
             **({} if bits is None else {"bits": parse_ints(bits, "--bits", "4,6,8")}),
             constraints=constraints(fps, latency_ms, area_mm2, energy_uj, power_mw),
             objective=objective, cost_weight=cost_weight, top_k=top_k, device=device,
+            sweep=() if lambda_sweep is None else parse_floats(lambda_sweep, "--sweep",
+                                                                "0.005,0.2"),
             images=quant_images, synthetic_steps=quant_synthetic_steps, recon_iters=quant_iters,
             seed=seed, **({} if steps is None else {"steps": steps}),
         )  # fmt: skip

@@ -223,20 +223,27 @@ class DataFreeSearch(SearchStrategy):
 
     def search(self, progress: ProgressFn | None) -> None:
         spec: DataFreeSpec = self.spec
+        self.trajectory: list[dict[str, Any]] = []
+        self.manipulated = 0
+        self.found: list[tuple[float, torch.Tensor]] = []  # (lambda, final bit logits)
+        lambdas = (spec.cost_weight, *spec.sweep)
+        for i, lam in enumerate(lambdas):
+            self.found.append((lam, self._search_one(lam, i, len(lambdas), progress)))
+
+    def _search_one(self, lam: float, i: int, n: int, progress: ProgressFn | None) -> torch.Tensor:
+        spec: DataFreeSpec = self.spec
         torch.manual_seed(spec.seed)
         n_l, n_b = len(self.names), len(self.bits)
-        self.beta = torch.zeros(n_l, n_b, requires_grad=True)
-        opt = torch.optim.SGD([self.beta], lr=ARCH_LR)
+        beta = torch.zeros(n_l, n_b, requires_grad=True)
+        opt = torch.optim.SGD([beta], lr=ARCH_LR)
         hdx = HDX(spec.constraints, HDXConfig(delta0=0.01, growth=1.1, margin=0.05))
         sens = torch.tensor(self.sensitivity, dtype=torch.float32)
         rows = np.arange(n_l)
-        self.trajectory: list[dict[str, Any]] = []
-        self.manipulated = 0
         for step in range(1, spec.steps + 1):
-            a = self._pick(self.beta.detach().argmax(1).numpy())
+            a = self._pick(beta.detach().argmax(1).numpy())
             cyc = torch.tensor(self.cycles[:, rows, a].T, dtype=torch.float32)  # (L, B)
             en = torch.tensor(self.energy[:, rows, a].T, dtype=torch.float32)
-            p = F.softmax(self.beta, dim=1)
+            p = F.softmax(beta, dim=1)
             lat_s = (p * cyc).sum() / float(self.clock[a])
             energy_pj = (p * en).sum()
             area = torch.tensor(float(self.area[a]))
@@ -244,13 +251,14 @@ class DataFreeSearch(SearchStrategy):
                        "energy_uj": energy_pj * 1e-6, "area_mm2": area,
                        "power_mw": energy_pj / lat_s * 1e-9}  # fmt: skip
             log_obj = log_objective(spec.objective, lat_s.log(), energy_pj.log(), area.log())
-            loss = (p * sens).sum() + spec.cost_weight * log_obj
-            row: dict[str, Any] = {"step": step, "sensitivity": float((p * sens).sum().detach()),
+            loss = (p * sens).sum() + lam * log_obj
+            row: dict[str, Any] = {"lambda": lam, "step": step,
+                                   "sensitivity": float((p * sens).sum().detach()),
                                    "accelerator": a}  # fmt: skip
             for b in spec.constraints.bounds:
                 row[f"pred_{b.metric}"] = float(metrics[b.metric].detach())
             if spec.constraints:
-                rec = hdx.step([self.beta], loss, metrics)
+                rec = hdx.step([beta], loss, metrics)
                 row["manipulated"] = bool(rec["manipulated"])
                 for b in spec.constraints.bounds:
                     row[f"delta_{b.field}"] = float(rec[b.field]["delta"])
@@ -261,13 +269,15 @@ class DataFreeSearch(SearchStrategy):
             opt.step()
             self.manipulated += row["manipulated"]
             self.trajectory.append(row)
-            emit(progress, "search", step, spec.steps, "bits",
+            emit(progress, "search", i * spec.steps + step, n * spec.steps,
+                 f"bits, lambda {lam:g}",
                  **{k: v for k, v in row.items() if isinstance(v, float)})  # fmt: skip
+        return beta.detach()
 
     # -- winners ----------------------------------------------------------------------------
-    def _candidates(self) -> list[tuple[int, ...]]:
+    def _candidates(self, beta: torch.Tensor) -> list[tuple[int, ...]]:
         """The argmax bits and the most probable assignments one layer away from it."""
-        lp = F.log_softmax(self.beta.detach(), dim=1).numpy()
+        lp = F.log_softmax(beta, dim=1).numpy()
         best = lp.argmax(1)
         cands = [(float(lp[np.arange(len(best)), best].sum()), tuple(int(v) for v in best))]
         for layer in range(len(best)):
@@ -313,12 +323,18 @@ class DataFreeSearch(SearchStrategy):
 
         spec: DataFreeSpec = self.spec
         designs: list[dict[str, Any]] = []
-        for rank, cand in enumerate(self._candidates(), start=1):
-            bits = [self.bits[i] for i in cand]
-            designs.append({"name": f"searched #{rank}", "searched": True, "bits": bits,
-                            "predicted_sensitivity": float(sum(
-                                self.sensitivity[i, j] for i, j in enumerate(cand))),
-                            **self._verify(bits)})  # fmt: skip
+        seen: set[tuple[int, ...]] = set()
+        for lam, beta in self.found:  # one lambda: "searched #k"; a sweep names its lambda
+            tag = f" (lambda {lam:g})" if spec.sweep else ""
+            fresh = [c for c in self._candidates(beta) if c not in seen]
+            seen.update(fresh)
+            for rank, cand in enumerate(fresh, start=1):
+                bits = [self.bits[i] for i in cand]
+                designs.append({"name": f"searched #{rank}{tag}", "searched": True,
+                                "lambda": lam, "bits": bits,
+                                "predicted_sensitivity": float(sum(
+                                    self.sensitivity[i, j] for i, j in enumerate(cand))),
+                                **self._verify(bits)})  # fmt: skip
         for b in spec.uniform:
             bits = [b] * len(self.names)
             j = self.bits.index(b) if b in self.bits else None
@@ -349,7 +365,7 @@ class DataFreeSearch(SearchStrategy):
             if test is not None:
                 d["test_fp"] = fp
                 d["test_zsq"] = top1(q.model, *test, self.device)
-            if d["searched"] and d["name"] == "searched #1":
+            if d is next(x for x in feasible if x["searched"]):  # the first lambda's best
                 exports["quantized.pt"] = _writer(q.model, spec.model, bm, self.teacher)
         emit(self._progress, "quantize", len(feasible), len(feasible), "done")
         dominates = None

@@ -243,7 +243,10 @@ class DataFreeSpec(RunSpec):
         objective: Hardware cost to minimise.
         steps: Search steps (one HDX step on the per-layer bit logits each).
         cost_weight: lambda in sensitivity + lambda * log objective.
-        top_k: Bit assignments verified and quantized.
+        sweep: Further lambdas searched in the same run (same tables, synthetic set and
+            sensitivities); their top-k join the designs, so the run returns a front of
+            accuracy-cost trade-offs instead of one point.
+        top_k: Bit assignments verified and quantized (per lambda).
         uniform: Uniform bit-widths compared in the same run (each on its own best feasible
             accelerator).
         images, synthetic_steps, recon_iters: The quantization core's budget: synthetic
@@ -264,6 +267,7 @@ class DataFreeSpec(RunSpec):
     objective: str = "edp"
     steps: int = 500
     cost_weight: float = 0.02
+    sweep: tuple[float, ...] = ()
     top_k: int = 3
     uniform: tuple[int, ...] = (8, 6, 4)
     images: int = 64
@@ -280,6 +284,11 @@ class DataFreeSpec(RunSpec):
         for b in self.uniform:
             check_range("uniform bit-width", b, 2, 8)
         check_range("cost_weight", self.cost_weight, 0.0, 1e6)
+        for lam in self.sweep:
+            check_range("sweep lambda", lam, 0.0, 1e6)
+        if len(set((self.cost_weight, *self.sweep))) != 1 + len(self.sweep):
+            raise ConfigError(f"`sweep` {list(self.sweep)} repeats a lambda (cost_weight is "
+                              f"{self.cost_weight}); list each once.")  # fmt: skip
         check_range("top_k", self.top_k, 1, 100)
         check_range("images", self.images, 8, 1_000_000)
         check_range("synthetic_steps", self.synthetic_steps, 1, 1_000_000)

@@ -95,7 +95,7 @@ def test_bench_datafree_writes_its_table(
     out = tmp_path / "datafree.md"
     args = ["bench", "datafree", "--accel-space", "tiny", "--steps", "10", "--images", "16",
             "--synthetic-steps", "3", "--recon-iters", "3", "--data-dir", str(shared_data),
-            "--out", str(out)]  # fmt: skip
+            "--sweep", "0.2", "--out", str(out)]  # fmt: skip
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 0, r.output
     res = json.loads(out.with_suffix(".json").read_text())
@@ -105,3 +105,30 @@ def test_bench_datafree_writes_its_table(
     assert not w8["feasible"]  # the tight bound is above the fastest W8A8 design
     text = out.read_text()
     assert "search bench datafree --accel-space tiny --steps 10" in text and "| drop |" in text
+    assert res["sweep"] == [0.2] and "--sweep 0.2" in text
+    assert any(d["name"].endswith("(lambda 0.2)") for d in tight["designs"])
+
+
+def test_a_lambda_sweep_returns_a_front_from_one_run(shared_data: Path, tmp_path: Path) -> None:
+    """--sweep searches further lambdas on the same tables and sensitivities: each lambda's
+    designs join the table under its name, and the heavier cost weight buys cheaper bits."""
+    args = ["run", "--model", "resnet20", "--weights", str(shared_data / WEIGHTS),
+            "--accel-space", "tiny", "--fps", "600", "--steps", "40", "--top-k", "1",
+            "--sweep", "5", "--quant-images", "16", "--quant-synthetic-steps", "3",
+            "--quant-iters", "3", "--out", str(tmp_path)]  # fmt: skip
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("COEXPLORE_CACHE", str(tmp_path / "cache"))
+        r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    (folder,) = [p for p in tmp_path.iterdir() if p.name != "cache"]
+    res = json.loads((folder / "result.json").read_text())
+    searched = [d for d in res["designs"] if d["searched"]]
+    assert [d["name"] for d in searched] == ["searched #1 (lambda 0.02)",
+                                             "searched #1 (lambda 5)"]  # fmt: skip
+    light, heavy = searched
+    assert np.mean(heavy["bits"]) < np.mean(light["bits"])
+    assert heavy["verified"]["energy_uj"] < light["verified"]["energy_uj"]
+    traj = (folder / "trajectory.csv").read_text().splitlines()
+    assert len(traj) == 1 + 2 * 40 and traj[0].startswith("lambda,step")
+    bad = CliRunner().invoke(app, ["run", "--fps", "30", "--sweep", "0.1"])
+    assert bad.exit_code == 2 and "--sweep applies to the data-free mode" in bad.output
