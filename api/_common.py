@@ -103,21 +103,20 @@ def constraints(
 
 def parse_ints(text: str, flag: str, example: str) -> tuple[int, ...]:
     """``"4,8"`` -> ``(4, 8)``; a bad list is a BadParameter naming ``flag``."""
-    try:
-        return tuple(int(b) for b in text.split(",") if b.strip())
-    except ValueError:
-        raise typer.BadParameter(
-            f"{flag} takes integers separated by commas (e.g. {example}), got {text!r}."
-        ) from None
+    return _parse_list(text, flag, example, int, "integers")
 
 
 def parse_floats(text: str, flag: str, example: str) -> tuple[float, ...]:
     """``"0.005,0.2"`` -> ``(0.005, 0.2)``; a bad list is a BadParameter naming ``flag``."""
+    return _parse_list(text, flag, example, float, "numbers")
+
+
+def _parse_list(text: str, flag: str, example: str, kind: Any, what: str) -> tuple[Any, ...]:
     try:
-        return tuple(float(b) for b in text.split(",") if b.strip())
+        return tuple(kind(b) for b in text.split(",") if b.strip())
     except ValueError:
         raise typer.BadParameter(
-            f"{flag} takes numbers separated by commas (e.g. {example}), got {text!r}."
+            f"{flag} takes {what} separated by commas (e.g. {example}), got {text!r}."
         ) from None
 
 
