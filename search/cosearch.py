@@ -74,6 +74,7 @@ class CoSearchResult:
     steps_done: int
     # per winner: test accuracy FP, fake-quantized with data, zero-shot quantized (--quantize)
     handoff: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    skipped_steps: int = 0  # weight steps skipped for a non-finite loss or gradient
     study: dict[str, Any] | None = None  # optuna-nsga2: storage URL, study name, how to open it
 
     def to_dict(self) -> dict[str, Any]:
@@ -139,6 +140,7 @@ class _Dance(SearchStrategy):
         hdx = HDX(spec.constraints, HDXConfig(delta0=0.01, growth=1.1, margin=spec.margin))
         self.trajectory: list[dict[str, Any]] = []
         self.manipulated = 0
+        self.skipped_steps = 0
         step = 0
         for step in range(1, spec.steps + 1):
             if spec.max_seconds and time.perf_counter() - self.t0 > spec.max_seconds:
@@ -150,10 +152,8 @@ class _Dance(SearchStrategy):
             x, y = self._batch(self.train, gen)
             self.net.train()
             loss = F.cross_entropy(self.net(x, ops, bits), y)
-            w_opt.zero_grad()
-            loss.backward()
-            w_opt.step()
-            row: dict[str, Any] = {"step": step, "train_ce": float(loss.detach())}
+            row: dict[str, Any] = {"step": step, "train_ce": float(loss.detach()),
+                                   "grad_norm": self._weight_step(w_opt, loss)}  # fmt: skip
             if step > spec.warmup_steps and self.updates_architecture:
                 row.update(self._arch_step(mask, gen, hdx, a_opt))
             if row.get("manipulated"):
@@ -163,6 +163,23 @@ class _Dance(SearchStrategy):
             emit(progress, "search", step, spec.steps, "architecture" if "val_ce" in row
                  else "warm-up", **metrics)  # fmt: skip
         self.steps_done = step
+
+    def _weight_step(self, opt: torch.optim.Optimizer, loss: torch.Tensor) -> float:
+        """One update of the supernet weights with the gradient norm clipped to
+        ``grad_clip``; a step whose loss or gradient is not finite is skipped (and counted in
+        ``skipped_steps``) rather than poisoning the shared weights. Returns the norm before
+        clipping."""
+        opt.zero_grad()
+        loss.backward()
+        params = [p for g in opt.param_groups for p in g["params"] if p.grad is not None]
+        clip = self.spec.grad_clip or float("inf")
+        norm = float(torch.nn.utils.clip_grad_norm_(params, clip))
+        if not (math.isfinite(norm) and math.isfinite(float(loss.detach()))):
+            opt.zero_grad()
+            self.skipped_steps += 1
+            return norm
+        opt.step()
+        return norm
 
     def _sample(
         self, mask: torch.Tensor, gen: torch.Generator, straight_through: bool
@@ -290,6 +307,7 @@ class _Dance(SearchStrategy):
             finetune_steps=spec.finetune_steps, manipulated_steps=self.manipulated,
             arch_steps=max(0, self.steps_done - spec.warmup_steps),
             evaluator_cached=self.nets.cached, steps_done=self.steps_done, handoff=handoff,
+            skipped_steps=self.skipped_steps,
         )  # fmt: skip
         w = winners[0]
         return RunResult(
@@ -424,10 +442,7 @@ class _Dance(SearchStrategy):
         for _ in range(spec.finetune_steps):
             x, y = self._batch(self.train, gen)
             self.net.train()
-            loss = F.cross_entropy(self.net(x, w.ops, w.bits), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+            self._weight_step(opt, F.cross_entropy(self.net(x, w.ops, w.bits), y))
         return (self._accuracy(self.test, w.ops, w.bits, False),
                 self._accuracy(self.test, w.ops, w.bits, True))  # fmt: skip
 

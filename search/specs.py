@@ -141,6 +141,9 @@ class CoSearchSpec(RunSpec):
         batch_size: Images per step.
         weight_lr, arch_lr: Learning rates of the supernet weights (SGD, cosine) and of the
             architecture/bit logits (plain SGD, as HDX's guarantee needs).
+        grad_clip: Largest norm of the supernet weights' gradient per step (as DARTS; 0 =
+            no clipping). Without it a rare spike through a low-bit path (norm ~360 where
+            steps run at 2-10) can blow the shared weights up and leave chance accuracy.
         margin: HDX's safety margin on predicted bounds (log space; 0.05 ~ 5 %).
         finetune_steps: Steps training the first winner's inherited weights alone.
         top_k: Distinct winners derived from the final logits.
@@ -176,6 +179,7 @@ class CoSearchSpec(RunSpec):
     batch_size: int = 32
     weight_lr: float = 0.05
     arch_lr: float = 1.0
+    grad_clip: float = 5.0
     margin: float = 0.05
     finetune_steps: int = 100
     top_k: int = 3
@@ -213,6 +217,7 @@ class CoSearchSpec(RunSpec):
         check_range("batch_size", self.batch_size, 1, 65_536)
         check_range("weight_lr", self.weight_lr, 1e-6, 10.0)
         check_range("arch_lr", self.arch_lr, 1e-6, 100.0)
+        check_range("grad_clip", self.grad_clip, 0.0, 1e6)
         check_range("margin", self.margin, 0.0, 1.0)
         check_range("finetune_steps", self.finetune_steps, 0, 10_000_000)
         if self.warmup_steps >= self.steps:

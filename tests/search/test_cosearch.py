@@ -123,3 +123,23 @@ def test_zero_shot_runs_search_only_the_widths_zero_shot_holds_up_at() -> None:
     again = CoSearchSpec.from_dict(CoSearchSpec().to_dict())
     assert again == CoSearchSpec() and again.bits == (4, 6, 8)  # run.json records them
     assert CompareSpec().problem.bits == ()  # compare runs never quantize
+
+
+def test_a_weight_step_clips_the_gradient_and_skips_a_non_finite_one() -> None:
+    from coexplore.search.strategy import STRATEGIES
+
+    s = STRATEGIES.get("dance-hdx")(CoSearchSpec(grad_clip=0.5, **SMALL))
+    lin = torch.nn.Linear(4, 2)
+    opt = torch.optim.SGD(lin.parameters(), lr=1.0)
+    s.skipped_steps = 0
+    before = [p.detach().clone() for p in lin.parameters()]
+    norm = s._weight_step(opt, (lin(torch.full((1, 4), 100.0)) ** 2).sum())
+    assert norm > 0.5  # the norm before clipping is reported ...
+    moved = torch.cat([(p.detach() - b).flatten() for p, b in zip(lin.parameters(), before)])
+    assert float(moved.norm()) == pytest.approx(0.5, rel=1e-4)  # ... the step is clipped
+    before = [p.detach().clone() for p in lin.parameters()]
+    s._weight_step(opt, lin(torch.full((1, 4), float("nan"))).sum())
+    assert s.skipped_steps == 1  # a NaN step leaves the weights as they were
+    assert all(torch.equal(p, b) for p, b in zip(lin.parameters(), before))
+    with pytest.raises(ConfigError, match="grad_clip"):
+        CoSearchSpec(grad_clip=-1.0)
