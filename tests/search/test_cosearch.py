@@ -135,11 +135,12 @@ def test_a_weight_step_clips_the_gradient_and_skips_a_non_finite_one() -> None:
     before = [p.detach().clone() for p in lin.parameters()]
     norm = s._weight_step(opt, (lin(torch.full((1, 4), 100.0)) ** 2).sum())
     assert norm > 0.5  # the norm before clipping is reported ...
-    moved = torch.cat([(p.detach() - b).flatten() for p, b in zip(lin.parameters(), before)])
+    pairs = list(zip(lin.parameters(), before, strict=True))
+    moved = torch.cat([(p.detach() - b).flatten() for p, b in pairs])
     assert float(moved.norm()) == pytest.approx(0.5, rel=1e-4)  # ... the step is clipped
     before = [p.detach().clone() for p in lin.parameters()]
     s._weight_step(opt, lin(torch.full((1, 4), float("nan"))).sum())
     assert s.skipped_steps == 1  # a NaN step leaves the weights as they were
-    assert all(torch.equal(p, b) for p, b in zip(lin.parameters(), before))
+    assert all(torch.equal(p, b) for p, b in zip(lin.parameters(), before, strict=True))
     with pytest.raises(ConfigError, match="grad_clip"):
         CoSearchSpec(grad_clip=-1.0)
