@@ -126,9 +126,9 @@ def test_zero_shot_runs_search_only_the_widths_zero_shot_holds_up_at() -> None:
 
 
 def test_a_weight_step_clips_the_gradient_and_skips_a_non_finite_one() -> None:
-    from coexplore.search.strategy import STRATEGIES
+    from coexplore.search.cosearch import DanceHDX
 
-    s = STRATEGIES.get("dance-hdx")(CoSearchSpec(grad_clip=0.5, **SMALL))
+    s = DanceHDX(CoSearchSpec(grad_clip=0.5, **SMALL))
     lin = torch.nn.Linear(4, 2)
     opt = torch.optim.SGD(lin.parameters(), lr=1.0)
     s.skipped_steps = 0
