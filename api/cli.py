@@ -134,6 +134,12 @@ def run(
         typer.Option("--sweep", help="Data-free mode: further lambdas searched in the same "
                      "run, e.g. 0.005,0.2; each one's designs join the table."),  # fmt: skip
     ] = None,
+    budgeted: Annotated[
+        bool | None,
+        typer.Option("--budgeted/--no-budgeted", help="Data-free mode: for each uniform choice "
+                     "that meets the bounds, also the least sensitive bits at no more energy "
+                     "(an exact knapsack). On by default."),  # fmt: skip
+    ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     seed: Annotated[int, typer.Option(min=0, help="Seed.")] = 0,
     max_seconds: Annotated[
@@ -159,6 +165,9 @@ def run(
     if lambda_sweep is not None and model is None:
         raise typer.BadParameter("--sweep applies to the data-free mode (--model ... --weights "
                                  "...); a co-search takes one --lambda.")  # fmt: skip
+    if budgeted is not None and model is None:
+        raise typer.BadParameter("--budgeted/--no-budgeted applies to the data-free mode "
+                                 "(--model ... --weights ...).")  # fmt: skip
     if model is not None:
         from coexplore.search.specs import DataFreeSpec
 
@@ -171,7 +180,8 @@ def run(
             sweep=() if lambda_sweep is None else parse_floats(lambda_sweep, "--sweep",
                                                                 "0.005,0.2"),
             images=quant_images, synthetic_steps=quant_synthetic_steps, recon_iters=quant_iters,
-            seed=seed, **({} if steps is None else {"steps": steps}),
+            seed=seed, budgeted=budgeted is not False,
+            **({} if steps is None else {"steps": steps}),
         )  # fmt: skip
         done = execute(df, out, as_json)
         if done is not None:

@@ -106,7 +106,9 @@ def render_datafree_markdown(res: dict[str, Any], command: str) -> str:
         "# Data-free co-search: ResNet-20, searched per-layer bits vs uniform",
         "",
         f"Produced by `{command}`: space {res['accel_space']}, {res['steps']} HDX steps per "
-        f"lambda ({lams}; top 3 of each), the "
+        f"lambda ({lams}; top 3 of each); for each uniform choice that meets the bound, the "
+        "bits the sensitivity table ranks best at no more energy on its accelerator "
+        "(\"knapsack at ... energy\", an exact multiple-choice knapsack); the "
         f"quantization core at {res['images']} synthetic images, {res['synthetic_steps']} "
         f"steps making them, {res['recon_iters']} reconstruction steps per unit (no training "
         "data anywhere). fps and energy are verified on the analytical model (each design on "

@@ -48,9 +48,16 @@ from coexplore.search.objectives import log_objective
 from coexplore.search.specs import DataFreeSpec
 from coexplore.search.strategy import SearchStrategy, register_strategy
 
-__all__ = ["DataFreeSearch", "DataFreeResult", "TABLE_ACCELERATORS", "layer_sensitivity"]
+__all__ = [
+    "DataFreeSearch",
+    "DataFreeResult",
+    "TABLE_ACCELERATORS",
+    "layer_sensitivity",
+    "least_sensitive_within",
+]
 
 TABLE_ACCELERATORS = 20_000  # accelerators in the search's cost tables (all when fewer)
+BUDGET_BUCKETS = 4000  # resolution of the knapsack's energy budget
 ARCH_LR = 1.0
 IMAGE_SIZE = 32
 
@@ -118,6 +125,49 @@ def layer_sensitivity(
                 undo()
             out[i, j] = float(F.kl_div(q, ref, log_target=True, reduction="batchmean"))
     return np.maximum(out, 0.0)
+
+
+def least_sensitive_within(
+    sensitivity: np.ndarray, cost: np.ndarray, budget: float, buckets: int = BUDGET_BUCKETS
+) -> np.ndarray | None:
+    """The per-layer choice (one column index per row) with the least total sensitivity whose
+    total cost is at most ``budget``: a multiple-choice knapsack, solved exactly by dynamic
+    programming over the budget in ``buckets`` steps (each cost rounded up to a step, so the
+    answer never exceeds the budget), as HAWQ-V3's integer program. Ties go to the cheaper
+    choice. ``None`` when even the cheapest choice of every row exceeds the budget.
+
+    Args:
+        sensitivity, cost: (layers, options) additive per-layer values.
+        budget: Largest total cost.
+    """
+    if budget <= 0 or float(cost.min(1).sum()) > budget:
+        return None
+    unit = budget / buckets
+    w = np.ceil(cost / unit - 1e-9).astype(np.int64)  # (L, B) in budget steps
+    n_l, n_b = cost.shape
+    best = np.full(buckets + 1, np.inf)  # best[k]: least sensitivity using exactly k steps
+    best[0] = 0.0
+    choice = np.zeros((n_l, buckets + 1), dtype=np.int64)
+    for i in range(n_l):
+        new = np.full(buckets + 1, np.inf)
+        for j in range(n_b):
+            k = int(w[i, j])
+            if k > buckets:
+                continue
+            cand = np.full(buckets + 1, np.inf)
+            cand[k:] = best[: buckets + 1 - k] + sensitivity[i, j]
+            better = cand < new
+            new[better] = cand[better]
+            choice[i, better] = j
+        best = new
+    if not np.isfinite(best).any():
+        return None
+    k = int(np.argmin(best))  # the first minimum: the least budget among equal sensitivities
+    out = np.zeros(n_l, dtype=np.int64)
+    for i in range(n_l - 1, -1, -1):
+        out[i] = choice[i, k]
+        k -= int(w[i, out[i]])
+    return out
 
 
 @register_strategy
@@ -315,6 +365,25 @@ class DataFreeSearch(SearchStrategy):
                 "slack": spec.constraints.slack(values),
                 "feasible_accelerators": int(ok.sum())}  # fmt: skip
 
+    def _budgeted(self, u: dict[str, Any]) -> tuple[int, ...] | None:
+        """The least sensitive bits (by the table) at no more energy than the uniform design
+        ``u`` on ``u``'s own accelerator, with every bound still met there."""
+        from coexplore.accel_model import Accelerator
+
+        acc = [Accelerator.from_dict(u["accelerator_config"])]
+        model, n_l = AnalyticalModel(), len(self.names)
+        en = []
+        for b in self.bits:
+            a = np.full(n_l, b)
+            a[0] = 8
+            c = model.evaluate(self.workload, acc, w_bits=np.full(n_l, b), a_bits=a,
+                               per_layer=True)  # fmt: skip
+            en.append(c.layers["energy_pj"][:, 0])
+        energy = np.stack(en, axis=1)  # (L, B)
+        cand = least_sensitive_within(self.sensitivity, energy,
+                                      u["verified"]["energy_uj"] * 1e6)  # fmt: skip
+        return None if cand is None else tuple(int(v) for v in cand)
+
     def finalize(self) -> RunResult:
         from coexplore.quant import BitMap, quantize
         from coexplore.quant.data import load_test_set
@@ -335,12 +404,26 @@ class DataFreeSearch(SearchStrategy):
                                 "predicted_sensitivity": float(sum(
                                     self.sensitivity[i, j] for i, j in enumerate(cand))),
                                 **self._verify(bits)})  # fmt: skip
+        uniform = []
         for b in spec.uniform:
             bits = [b] * len(self.names)
             j = self.bits.index(b) if b in self.bits else None
-            designs.append({"name": f"uniform W{b}A{b}", "searched": False, "bits": bits,
+            uniform.append({"name": f"uniform W{b}A{b}", "searched": False, "bits": bits,
                             "predicted_sensitivity": None if j is None else
                             float(self.sensitivity[:, j].sum()), **self._verify(bits)})  # fmt: skip
+        if spec.budgeted:
+            for u in (u for u in uniform if u["feasible"]):
+                cand = self._budgeted(u)
+                if cand is None or cand in seen:
+                    continue
+                seen.add(cand)
+                bits = [self.bits[i] for i in cand]
+                designs.append({"name": f"knapsack at {u['name'][8:]} energy", "searched": True,
+                                "lambda": None, "budget_of": u["name"], "bits": bits,
+                                "predicted_sensitivity": float(sum(
+                                    self.sensitivity[i, j] for i, j in enumerate(cand))),
+                                **self._verify(bits)})  # fmt: skip
+        designs += uniform
         if not any(d["feasible"] for d in designs if d["searched"]):
             closest = next(d["closest"] for d in designs if d["searched"])
             raise InfeasibleDesignError(

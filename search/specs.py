@@ -254,6 +254,10 @@ class DataFreeSpec(RunSpec):
         top_k: Bit assignments verified and quantized (per lambda).
         uniform: Uniform bit-widths compared in the same run (each on its own best feasible
             accelerator).
+        budgeted: For each uniform choice that meets the bounds, also the bits the
+            sensitivity table ranks best at no more energy on that choice's accelerator (a
+            multiple-choice knapsack solved exactly, as HAWQ-V3's integer program); verified
+            and quantized like every design.
         images, synthetic_steps, recon_iters: The quantization core's budget: synthetic
             images (also the sensitivity set), steps making them, reconstruction steps per
             unit.
@@ -275,6 +279,7 @@ class DataFreeSpec(RunSpec):
     sweep: tuple[float, ...] = ()
     top_k: int = 3
     uniform: tuple[int, ...] = (8, 6, 4)
+    budgeted: bool = True
     images: int = 64
     synthetic_steps: int = 100
     recon_iters: int = 100

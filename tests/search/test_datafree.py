@@ -80,6 +80,13 @@ def test_the_data_free_run_meets_a_bound_uniform_8_bits_cannot(
     bm = BitMap.from_json(folder / "bits.json", load_model("resnet20", shared_data / WEIGHTS), 8)
     assert [b.w_bits for b in bm.bits.values()] == first["bits"]
     assert (folder / "quantized.pt").is_file() and read_run(folder).kind == "data-free"
+    # each feasible uniform choice has a knapsack design: no more energy on its accelerator
+    # and no more sensitivity by the table (it is a candidate of its own knapsack)
+    for u in (d for d in res["designs"] if not d["searched"] and d["feasible"]):
+        k = designs.get(f"knapsack at {u['name'][8:]} energy")
+        if k is not None:  # absent only when it is a design already listed
+            assert k["budget_of"] == u["name"] and k["feasible"]
+            assert k["predicted_sensitivity"] <= u["predicted_sensitivity"] + 1e-12
     bad = CliRunner().invoke(app, ["run", "--model", "resnet20", "--out", str(tmp_path)])
     assert bad.exit_code == 2 and "weights are required" in bad.output
 
@@ -122,7 +129,7 @@ def test_a_lambda_sweep_returns_a_front_from_one_run(shared_data: Path, tmp_path
     assert r.exit_code == 0, r.output
     (folder,) = [p for p in tmp_path.iterdir() if p.name != "cache"]
     res = json.loads((folder / "result.json").read_text())
-    searched = [d for d in res["designs"] if d["searched"]]
+    searched = [d for d in res["designs"] if d["searched"] and d["lambda"] is not None]
     assert [d["name"] for d in searched] == ["searched #1 (lambda 0.02)",
                                              "searched #1 (lambda 5)"]  # fmt: skip
     light, heavy = searched
@@ -132,3 +139,28 @@ def test_a_lambda_sweep_returns_a_front_from_one_run(shared_data: Path, tmp_path
     assert len(traj) == 1 + 2 * 40 and traj[0].startswith("lambda,step")
     bad = CliRunner().invoke(app, ["run", "--fps", "30", "--sweep", "0.1"])
     assert bad.exit_code == 2 and "--sweep applies to the data-free mode" in bad.output
+
+
+def test_the_knapsack_finds_the_least_sensitive_choice_within_the_budget() -> None:
+    """Exact on small cases (checked against every combination), never over the budget,
+    and None when the cheapest choice of every layer is already over it."""
+    import itertools
+
+    from coexplore.search.datafree import least_sensitive_within
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n_l, n_b = int(rng.integers(1, 5)), int(rng.integers(1, 4))
+        sens, cost = rng.random((n_l, n_b)), rng.random((n_l, n_b)) * 10
+        budget = float(rng.random() * 10 * n_l)
+        got = least_sensitive_within(sens, cost, budget, buckets=20_000)
+        rows = np.arange(n_l)
+        fits = [np.array(c) for c in itertools.product(range(n_b), repeat=n_l)
+                if cost[rows, list(c)].sum() <= budget]  # fmt: skip
+        if not fits:
+            assert got is None
+            continue
+        assert got is not None and cost[rows, got].sum() <= budget
+        best = min(sens[rows, c].sum() for c in fits)
+        assert sens[rows, got].sum() <= best + 1e-3  # the budget's rounding, at most
+    assert least_sensitive_within(np.ones((2, 2)), np.full((2, 2), 3.0), 5.0) is None
