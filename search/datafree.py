@@ -340,12 +340,25 @@ class DataFreeSearch(SearchStrategy):
         first, rest = cands[0], sorted(cands[1:], key=lambda c: -c[0])
         return [c for _, c in [first, *rest][: self.spec.top_k]]
 
-    def _verify(self, bit_widths: list[int]) -> dict[str, Any]:
-        """The analytical model over every accelerator of the space under the bounds."""
+    def _verify(self, bit_widths: list[int], on: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The analytical model over every accelerator of the space under the bounds (the
+        lowest objective among those meeting them); with ``on`` (an accelerator's config),
+        on that accelerator alone when it meets them there, else over the space."""
         spec: DataFreeSpec = self.spec
         w = np.array(bit_widths)
         a = w.copy()
         a[0] = 8
+        if on is not None:
+            from coexplore.accel_model import Accelerator
+
+            acc = Accelerator.from_dict(on)
+            costs = AnalyticalModel().evaluate(self.workload, [acc], w_bits=w, a_bits=a)
+            if spec.constraints.violation(costs)[0] == 0:
+                values = {k: float(v[0]) for k, v in cost_metrics(costs).items()}
+                return {"feasible": True, "accelerator": acc.describe(),
+                        "accelerator_config": acc.to_dict(), "verified": values,
+                        "slack": spec.constraints.slack(values),
+                        "feasible_accelerators": 1}  # fmt: skip
         accs = self.hw_space.batch(self.hw_space.all_indices())
         costs = AnalyticalModel().evaluate(self.workload, accs, w_bits=w, a_bits=a)
         viol = spec.constraints.violation(costs)
@@ -367,7 +380,8 @@ class DataFreeSearch(SearchStrategy):
 
     def _budgeted(self, u: dict[str, Any]) -> tuple[int, ...] | None:
         """The least sensitive bits (by the table) at no more energy than the uniform design
-        ``u`` on ``u``'s own accelerator, with every bound still met there."""
+        ``u`` on ``u``'s own accelerator; they are verified on that accelerator (the same
+        hardware, compared at the same energy budget) where they meet every bound there."""
         from coexplore.accel_model import Accelerator
 
         acc = [Accelerator.from_dict(u["accelerator_config"])]
@@ -422,7 +436,7 @@ class DataFreeSearch(SearchStrategy):
                                 "lambda": None, "budget_of": u["name"], "bits": bits,
                                 "predicted_sensitivity": float(sum(
                                     self.sensitivity[i, j] for i, j in enumerate(cand))),
-                                **self._verify(bits)})  # fmt: skip
+                                **self._verify(bits, on=u["accelerator_config"])})  # fmt: skip
         designs += uniform
         if not any(d["feasible"] for d in designs if d["searched"]):
             closest = next(d["closest"] for d in designs if d["searched"])

@@ -87,6 +87,8 @@ def test_the_data_free_run_meets_a_bound_uniform_8_bits_cannot(
         if k is not None:  # absent only when it is a design already listed
             assert k["budget_of"] == u["name"] and k["feasible"]
             assert k["predicted_sensitivity"] <= u["predicted_sensitivity"] + 1e-12
+            if k["accelerator"] == u["accelerator"]:  # verified on the budget's hardware
+                assert k["verified"]["energy_uj"] <= u["verified"]["energy_uj"] * (1 + 1e-9)
     bad = CliRunner().invoke(app, ["run", "--model", "resnet20", "--out", str(tmp_path)])
     assert bad.exit_code == 2 and "weights are required" in bad.output
 
