@@ -57,6 +57,7 @@ import numpy as np
 
 from coexplore.accel_model._loopnest import (
     DIMS,
+    DRAM_ORDERS,
     GLB_ORDERS,
     RF_ORDERS,
     WORD_KEYS,
@@ -245,13 +246,14 @@ class AnalyticalModel(CostModel):
                 )
 
             glb_order = GLB_ORDERS[int(mp.glb_order[i, 0])]
+            dram_order = DRAM_ORDERS[int(mp.dram_order[i, 0])]
             out.append(
                 LayerMapping(
                     layer=ly.name,
                     spatial={dim: int(su[dim][i, 0]) for dim in DIMS if su[dim][i, 0] > 1},
                     rf=level("rf", RF_ORDERS[d][int(mp.rf_order[i, 0])]),
                     glb=level("glb", glb_order),
-                    dram=level("dram", glb_order),
+                    dram=level("dram", dram_order),
                 )
             )
         return out
