@@ -90,10 +90,9 @@ def _without(dim: str, order: tuple[str, ...]) -> tuple[str, ...]:
 #   more than its images one by one (it is the batch-1 tiling, repeated; a greedy fill that
 #   takes the batch into a buffer because it fits can crowd out better tiles).
 # Not yet tried, at any batch: K innermost above the GLB (an input tile stays while every
-# weight chunk streams past). It would bring Eyeriss AlexNet (batch 4) from 0.0069 to
-# 0.0061 DRAM words per MAC; at batch 1 it changes most costs on the micro space (DRAM traffic
-# -16 % at the median for ResNet-20) but raises latency by up to 42 % where it is chosen
-# for energy, so it waits for the metric-aware mapper and the evaluators' retraining.
+# weight chunk streams past). In a one-off check it cut Eyeriss AlexNet's DRAM traffic
+# further, but at batch 1 it changed most costs and, chosen for energy, raised some
+# latencies: it waits for the metric-aware mapper and the evaluators' retraining.
 RF_ORDERS = {d: orders + tuple(_without("B", o) for o in orders) for d, orders in RF_ORDERS.items()}
 GLB_ORDERS = (
     GLB_ORDERS

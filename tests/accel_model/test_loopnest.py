@@ -107,8 +107,8 @@ def _mapper_cost(wl: Workload, acc: Accelerator, monkeypatch: pytest.MonkeyPatch
 
 @pytest.mark.parametrize("dataflow", ["ws", "os", "rs"])
 def test_a_batch_never_costs_more_than_its_images_one_by_one(dataflow: str) -> None:
-    # Before the outermost-batch candidates, a batch of 4 cost more than 4 single images
-    # (at the mapper's own metric) on half of a sample of edge designs for AlexNet.
+    # Before the outermost-batch candidates, a batch of 4 often cost more than 4 single
+    # images at the mapper's own metric (it fails then: checked by removing them).
     for net in ("alexnet-conv", "resnet20"):
         wl = get_network(net)
         for glb, rf in ((16, 16), (108, 512), (256, 64)):
