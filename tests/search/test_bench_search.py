@@ -13,8 +13,20 @@ pytestmark = pytest.mark.usefixtures("small_cost_nets")
 def test_bench_runs_every_setting_and_reports_measured_figures() -> None:
     res = run_search_bench(seeds=1, steps=9, space="tiny", time_default=False)
     settings = [r["setting"] for r in res["rows"]]
-    assert settings[0] == UNCONSTRAINED and len(res["rows"]) == 1 + 3 * 4
+    assert settings[0] == UNCONSTRAINED
     assert all(len(r["runs"]) == 1 for r in res["rows"])
+    for setting in dict.fromkeys(settings[1:]):
+        rows = [r for r in res["rows"] if r["setting"] == setting]
+        soft = [r for r in rows if r["strategy"] == "dance-soft"]
+        assert [r["lambda"] for r in soft] == [0.01, 0.1, 1.0]
+        # HDX at its default weight, and at the best all-feasible soft lambda's when one is
+        feasible = [r for r in soft if r["runs"][0]["final_feasible"]]
+        hdx = [r["lambda"] for r in rows if r["strategy"] == "dance-hdx"]
+        if feasible:
+            best = max(feasible, key=lambda r: r["runs"][0]["val_accuracy"])["lambda"]
+            assert hdx == [0.02, best]
+        else:
+            assert hdx == [0.02]
     text = render_search_markdown(res, "search bench search --seeds 1")
     unc = [x for x in res["rows"][0]["runs"] if x["final_feasible"]]
     # the unconstrained winners' fastest fps are what the table's sentence counts
@@ -52,9 +64,11 @@ def test_bench_resumes_from_its_journal_after_a_crash(tmp_path, monkeypatch) -> 
     crash[0] = False
     res = bs.run_search_bench(seeds=2, steps=9, space="tiny", time_default=False,
                               journal=journal, resume=True)  # fmt: skip
-    assert len(calls) == 13 * 2 - 2  # the two journalled runs are not run again
+    # 13 rows plus HDX at the best soft lambda's weight in each of the 3 bounded settings;
+    # the two journalled runs are not run again
+    assert len(calls) == 16 * 2 - 2
     assert [x["seed"] for x in res["rows"][0]["runs"]] == [0, 1]
     # without --resume the journal starts afresh
     calls.clear()
     bs.run_search_bench(seeds=1, steps=9, space="tiny", time_default=False, journal=journal)
-    assert len(calls) == 13
+    assert len(calls) == 16
