@@ -75,7 +75,7 @@ GLB_ORDERS = (
     ("FX", "FY", "C", "K", "OX", "OY", "B", "G"),
 )
 _N_PLAIN = len(GLB_ORDERS)
-_N_RF = 2
+_N_RF = len(RF_ORDERS[0])
 
 
 def _without(dim: str, order: tuple[str, ...]) -> tuple[str, ...]:

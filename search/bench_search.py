@@ -198,31 +198,32 @@ def run_search_bench(
     # each bounded setting also gets HDX at the weight of its best all-feasible soft lambda
     total = (sum(len(strats) for _, _, strats in plan) + len(settings)) * seeds
     done = 0
+
+    def run_row(setting: str, cons: Constraints, strategy: str, lam: float) -> None:
+        nonlocal done
+        runs = []
+        for seed in range(seeds):
+            spec = CoSearchSpec(strategy=strategy, cost_weight=lam, constraints=cons,
+                                steps=steps, warmup_steps=min(100, steps // 3), seed=seed,
+                                space=space, task=task, finetune_steps=0,
+                                quantize=False)  # fmt: skip
+            key = json.dumps([setting, strategy, lam, seed, steps, space, task])
+            runs.append(jr.cached(key, lambda spec=spec: _one(spec)))
+            done += 1
+            emit(progress, "bench", done, total, f"{setting} {strategy} lambda {lam} seed "
+                 f"{seed}: final feasible {runs[-1]['final_feasible']}")  # fmt: skip
+        rows.append({"setting": setting, "strategy": strategy, "lambda": lam, "runs": runs})
+
     for setting, cons, strats in plan:
-        strats = list(strats)
-        while strats:
-            strategy, lam = strats.pop(0)
-            runs = []
-            for seed in range(seeds):
-                spec = CoSearchSpec(strategy=strategy, cost_weight=lam, constraints=cons,
-                                    steps=steps, warmup_steps=min(100, steps // 3), seed=seed,
-                                    space=space, task=task, finetune_steps=0,
-                                    quantize=False)  # fmt: skip
-                key = json.dumps([setting, strategy, lam, seed, steps, space, task])
-                runs.append(jr.cached(key, lambda spec=spec: _one(spec)))
-                done += 1
-                emit(progress, "bench", done, total, f"{setting} {strategy} lambda {lam} seed "
-                     f"{seed}: final feasible {runs[-1]['final_feasible']}")  # fmt: skip
-            rows.append({"setting": setting, "strategy": strategy, "lambda": lam, "runs": runs})
-            if setting != UNCONSTRAINED and not strats:
-                # HDX at the same objective weight as the soft penalty it is compared with,
-                # so that an energy gap measures the constraint handling, not the weight
-                best = _best_soft([r for r in rows if r["setting"] == setting])
-                matched = ("dance-hdx", best["lambda"]) if best else None
-                if matched and not any(
-                    (r["strategy"], r["lambda"]) == matched for r in rows if r["setting"] == setting
-                ):
-                    strats.append(matched)
+        for strategy, lam in strats:
+            run_row(setting, cons, strategy, lam)
+        if setting == UNCONSTRAINED:
+            continue
+        # HDX at the same objective weight as the soft penalty it is compared with, so that
+        # an energy gap measures the constraint handling, not the weight
+        best = _best_soft([r for r in rows if r["setting"] == setting])
+        if best and ("dance-hdx", best["lambda"]) not in strats:
+            run_row(setting, cons, "dance-hdx", best["lambda"])
     out["rows"] = rows
     out["cifar10"] = []
     if cifar10:

@@ -8,6 +8,9 @@ import numpy as np
 import pytest
 
 from coexplore.accel_model import Accelerator, AnalyticalModel, Layer, Workload, get_network
+from coexplore.accel_model import _loopnest as ln
+from coexplore.accel_model.accelerator import DATAFLOWS
+from coexplore.accel_model.analytical import _geometry, _sizes
 
 MODEL = AnalyticalModel()
 
@@ -59,10 +62,6 @@ def test_exported_mapping_covers_every_loop(dataflow: str) -> None:
 
 
 def test_footprint_growth_is_exact() -> None:
-    import numpy as np
-
-    from coexplore.accel_model import _loopnest as ln
-
     rng = np.random.default_rng(0)
     for _ in range(50):
         tile = {d: rng.integers(1, 9, size=(3, 4)).astype(float) for d in ln.DIMS}
@@ -84,17 +83,12 @@ def test_everything_fits_in_a_huge_buffer() -> None:
     assert rep.feasible and rep.layers[0].dram_bits == pytest.approx(sum(_sizes_bits(layer)))
 
 
-def _mapper_cost(wl: Workload, acc: Accelerator, monkeypatch: pytest.MonkeyPatch | None = None):  # noqa: ANN202
+def _mapper_cost(wl: Workload, acc: Accelerator) -> np.ndarray:
     """Per-layer cost the mapper minimises (GLB + DRAM data-movement energy, datapath width)."""
-    from coexplore.accel_model import _loopnest as ln
-    from coexplore.accel_model.analytical import _geometry, _sizes
-
     la = wl.arrays()
     sizes, geom = _sizes(la), _geometry(la)
     one = np.ones((1, 1))
     glb_pj = MODEL.tech.rf_pj_per_bit(one * acc.glb_kib * 1024.0) + MODEL.tech.noc_pj_per_bit
-    from coexplore.accel_model.accelerator import DATAFLOWS
-
     mp = ln.best_mapping(sizes, geom, one * acc.pe_rows, one * acc.pe_cols,
                          DATAFLOWS.index(acc.dataflow), one * acc.rf_bytes * 8,
                          one * acc.glb_kib * 8192.0, glb_pj, MODEL.tech.dram_pj_per_bit,
@@ -121,7 +115,6 @@ def test_a_batch_never_costs_more_than_its_images_one_by_one(dataflow: str) -> N
 def test_batch_candidates_change_nothing_at_batch_1(monkeypatch: pytest.MonkeyPatch) -> None:
     # They are skipped at batch 1 (for speed) because there each equals a plain candidate:
     # evaluating them anyway must give the same costs, bit for bit.
-    from coexplore.accel_model import _loopnest as ln
     from coexplore.accel_model.design_space import get_design_space
 
     accs = get_design_space("edge").sample(300, 1)
