@@ -719,11 +719,17 @@ def bench_search(
         bool,
         typer.Option(help="Reuse the finished runs of an interrupted bench (OUT.partial.jsonl)."),
     ] = False,
+    max_minutes: Annotated[
+        float | None,
+        typer.Option(min=0, help="Safety net: start no new run after this many minutes; the "
+                     "table then shows what finished, marked partial (--resume completes it)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Feasibility (raw argmax and final) and accuracy of HDX vs the soft penalty at three
     lambdas, over seeds, for fps 30, a tight fps and fps + area; and the default run's time.
-    Each finished run is journalled to OUT.partial.jsonl; ``--resume`` picks up after a crash."""
+    Each finished run is journalled to OUT.partial.jsonl; ``--resume`` picks up after a crash
+    or a --max-minutes stop."""
     from coexplore.search.bench_search import render_search_markdown, run_search_bench
 
     with ProgressView(as_json, lines=("bench",)) as view:
@@ -735,12 +741,17 @@ def bench_search(
         journal = out.with_suffix(".partial.jsonl")
         res = run_search_bench(seeds=seeds, steps=steps, progress=view,
                                cifar10=None if cifar10 is None else str(cifar10),
-                               journal=journal, resume=resume)  # fmt: skip
+                               journal=journal, resume=resume,
+                               max_seconds=max_minutes and max_minutes * 60)  # fmt: skip
     command = f"search bench search --seeds {seeds}" + (f" --steps {steps}" if steps != 300 else "")
     text = render_search_markdown(res, command)
     atomic_write(out, text)
     atomic_write(out.with_suffix(".json"), json.dumps(res, indent=2, default=float) + "\n")
-    journal.unlink(missing_ok=True)
+    if res["partial"]:  # kept: --resume runs only what is missing
+        typer.echo(f"partial: {res['partial']['done']} of {res['partial']['planned']} runs; "
+                   f"the journal {journal} stays for --resume", err=True)
+    else:
+        journal.unlink(missing_ok=True)
     typer.echo(json.dumps(res, indent=2, default=float) if as_json else text)
 
 

@@ -24,7 +24,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["round_ste", "WeightQuantizer", "ActQuantizer", "QuantConv2d", "QuantLinear"]
+__all__ = [
+    "round_ste",
+    "fake_quantize_weight",
+    "WeightQuantizer",
+    "ActQuantizer",
+    "QuantConv2d",
+    "QuantLinear",
+]
 
 _ZETA, _GAMMA = 1.1, -0.1  # AdaRound's stretch of the sigmoid
 
@@ -43,6 +50,29 @@ def _grid(bits: int, signed: bool) -> tuple[int, int]:
     if signed:
         return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
     return 0, 2**bits - 1
+
+
+def _quantize_nearest(
+    weight: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor, qmin: int, qmax: int
+) -> torch.Tensor:
+    """Fake-quantized weight: round to nearest (straight-through), LSQ-scaled step size."""
+    s = _grad_scale(scale, 1.0 / math.sqrt(weight.numel() * qmax))
+    q = torch.clamp(round_ste(weight / s) + zero_point, qmin, qmax)
+    return (q - zero_point) * s
+
+
+def fake_quantize_weight(weight: torch.Tensor, bits: int) -> torch.Tensor:
+    """``WeightQuantizer(weight, bits, symmetric=True, search_clip=False)(weight)`` without
+    building the module: per-output-channel symmetric min/max range, nearest rounding with
+    a straight-through gradient to ``weight``. For callers that quantize the current
+    weights on every forward (a supernet's shared weights): the same values and the same
+    gradient to ``weight``, without a step-size parameter that nothing would train."""
+    qmin, qmax = _grid(bits, True)
+    flat = weight.detach().reshape(weight.shape[0], -1)
+    m = torch.maximum(flat.min(1).values.abs(), flat.max(1).values.abs())
+    shape = (-1,) + (1,) * (weight.dim() - 1)
+    scale = (m / qmax).clamp_min(1e-8).view(shape)
+    return _quantize_nearest(weight, scale, torch.zeros_like(scale), qmin, qmax)
 
 
 class WeightQuantizer(nn.Module):
@@ -138,15 +168,14 @@ class WeightQuantizer(nn.Module):
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
         if self.bits is None:
             return weight
-        s = _grad_scale(self.scale, 1.0 / math.sqrt(weight.numel() * self.qmax))
         if self.adaround and self.alpha is not None:
+            s = _grad_scale(self.scale, 1.0 / math.sqrt(weight.numel() * self.qmax))
             # soft rounding while it is learned, the 0/1 decisions once hardened
             up = self.soft_rounding() if self.alpha.requires_grad else (self.alpha >= 0).float()
             codes = (weight / s).floor().detach() + up
-        else:
-            codes = round_ste(weight / s)
-        q = torch.clamp(codes + self.zero_point, self.qmin, self.qmax)
-        return (q - self.zero_point) * s
+            q = torch.clamp(codes + self.zero_point, self.qmin, self.qmax)
+            return (q - self.zero_point) * s
+        return _quantize_nearest(weight, self.scale, self.zero_point, self.qmin, self.qmax)
 
 
 class ActQuantizer(nn.Module):

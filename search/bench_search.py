@@ -11,6 +11,7 @@ analytical model. Every figure is verified on the analytical model.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from coexplore.accel_model import AnalyticalModel
-from coexplore.errors import InfeasibleDesignError
+from coexplore.errors import ConfigError, InfeasibleDesignError
 from coexplore.progress import ProgressFn, emit
 from coexplore.search.constraints import Constraints, cost_metrics
 from coexplore.search.space import get_space
@@ -113,17 +114,33 @@ def _time_default_run(progress: ProgressFn | None) -> list[tuple[str, float]]:
     return timings
 
 
+def code_fingerprint() -> str:
+    """A hash of the code a co-search run's result depends on: every module of the search
+    (but its benches' rendering), the cost model and the quantization core. Journalled runs
+    are reused only by the same code, so a bench resumed in another session, on another
+    checkout, mixes no results of two versions."""
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256()
+    for pkg in ("search", "accel_model", "quant"):
+        for f in sorted((root / pkg).rglob("*.py")):
+            if not f.name.startswith("bench"):
+                h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 class Journal:
     """Every finished run, one JSON line each, so a crash or a kill loses at most the run in
     flight: ``search bench search --resume`` reads it back and runs only what is missing.
     A line is reused only when its key (setting, strategy, lambda, seed, steps, space, task)
-    matches exactly; the file is removed once the whole bench has been written."""
+    matches exactly and the journal was written by the same code (``code_fingerprint``);
+    the file is removed once the whole bench has been written."""
 
     def __init__(self, path: Path | None, resume: bool) -> None:
         self.path = path
         self.done: dict[str, Any] = {}
         if path is None:
             return
+        code = code_fingerprint()
         if resume and path.is_file():
             for line in path.read_text().splitlines():
                 try:
@@ -131,9 +148,17 @@ class Journal:
                 except json.JSONDecodeError:  # a line cut by the crash
                     continue
                 self.done[rec["key"]] = rec["value"]
+            if self.done and self.done.get("code") != code:
+                raise ConfigError(
+                    f"{path} was written by other code (fingerprint "
+                    f"{self.done.get('code')}, this checkout {code}): its runs cannot be mixed "
+                    "with this code's; run the bench without --resume to start afresh."
+                )
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("")
+        if self.get("code") is None:
+            self.put("code", code)
 
     def get(self, key: str) -> Any:
         return self.done.get(key)
@@ -162,6 +187,7 @@ def run_search_bench(
     time_default: bool = True,
     journal: Path | None = None,
     resume: bool = False,
+    max_seconds: float | None = None,
 ) -> dict[str, Any]:
     """Runs every (setting, strategy, seed) and, first, a default ``search run --fps 30``
     with an empty evaluator cache and again with it (the end-to-end time a user sees).
@@ -172,9 +198,19 @@ def run_search_bench(
         time_default: Time the default run (off in tests: it takes minutes).
         journal: A JSON-lines file each finished run is appended to (see ``Journal``).
         resume: Reuse the runs already in ``journal`` instead of starting it afresh.
+        max_seconds: A safety net on wall time: once spent, no new run starts and the
+            result holds what finished (``partial``: runs done of planned; rows with fewer
+            seeds say so). Journalled runs cost nothing, so ``resume`` completes it later.
     """
     jr = Journal(journal, resume)
+    t0 = time.perf_counter()
     out: dict[str, Any] = {"seeds": seeds, "steps": steps, "space": space, "task": task}
+
+    def out_of_time(key: str) -> bool:
+        """A run not in the journal may not start once the time cap is spent."""
+        return (max_seconds is not None and jr.get(key) is None
+                and time.perf_counter() - t0 > max_seconds)  # fmt: skip
+
     out["default_run_seconds"] = (
         jr.cached("default-run", lambda: _time_default_run(progress)) if time_default else []
     )
@@ -198,9 +234,10 @@ def run_search_bench(
     # each bounded setting also gets HDX at the weight of its best all-feasible soft lambda
     total = (sum(len(strats) for _, _, strats in plan) + len(settings)) * seeds
     done = 0
+    stopped = False
 
     def run_row(setting: str, cons: Constraints, strategy: str, lam: float) -> None:
-        nonlocal done
+        nonlocal done, stopped
         runs = []
         for seed in range(seeds):
             spec = CoSearchSpec(strategy=strategy, cost_weight=lam, constraints=cons,
@@ -208,11 +245,15 @@ def run_search_bench(
                                 space=space, task=task, finetune_steps=0,
                                 quantize=False)  # fmt: skip
             key = json.dumps([setting, strategy, lam, seed, steps, space, task])
+            if stopped or out_of_time(key):
+                stopped = True
+                break
             runs.append(jr.cached(key, lambda spec=spec: _one(spec)))
             done += 1
             emit(progress, "bench", done, total, f"{setting} {strategy} lambda {lam} seed "
                  f"{seed}: final feasible {runs[-1]['final_feasible']}")  # fmt: skip
-        rows.append({"setting": setting, "strategy": strategy, "lambda": lam, "runs": runs})
+        if runs:
+            rows.append({"setting": setting, "strategy": strategy, "lambda": lam, "runs": runs})
 
     for setting, cons, strats in plan:
         for strategy, lam in strats:
@@ -232,11 +273,17 @@ def run_search_bench(
                                 steps=steps, warmup_steps=min(100, steps // 3), seed=seed,
                                 space=space, quantize=False)  # fmt: skip
             key = json.dumps(["cifar10", cifar10, seed, steps, space])
+            if stopped or out_of_time(key):
+                stopped = True
+                break
             one = jr.cached(key, lambda spec=spec: _one(spec))
             # relative to the working directory, so the committed table names no machine path
             source = os.path.relpath(cifar10) if os.path.isabs(cifar10) else cifar10
             out["cifar10"].append({"seed": seed, "source": source, **one})
             emit(progress, "bench", seed + 1, min(seeds, 2), f"cifar10 seed {seed}")
+    planned = total + (min(seeds, 2) if cifar10 else 0)
+    finished = sum(len(r["runs"]) for r in rows) + len(out["cifar10"])
+    out["partial"] = {"done": finished, "planned": planned} if stopped else None
     return out
 
 
@@ -258,6 +305,7 @@ def render_search_markdown(res: dict[str, Any], command: str) -> str:
         f"task {res['task']}, space {res['space']}). Every figure was measured in that run; "
         "every fps, energy and feasibility is verified on the analytical model.",
         "",
+        *_partial_lines(res),
         "| default `search run --fps 30` | seconds on this machine | target |",
         "|---|---|---|",
     ]
@@ -272,9 +320,9 @@ def render_search_markdown(res: dict[str, Any], command: str) -> str:
         f"fastest accelerator (the tight bound); 20 % of the accelerators have an area <= "
         f"{t['area_20th_percentile']:.3f} mm^2.",
         "",
-        "| bounds | strategy | lambda | raw argmax feasible | final feasible | val accuracy % "
-        "(winner 1) | energy uJ (winner 1) | fps (winner 1) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| bounds | strategy | lambda | seeds | raw argmax feasible | final feasible "
+        "| val accuracy % (winner 1) | energy uJ (winner 1) | fps (winner 1) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in res["rows"]:
         runs = row["runs"]
@@ -282,8 +330,8 @@ def render_search_markdown(res: dict[str, Any], command: str) -> str:
         raw = sum(r["raw_feasible"] for r in runs) / len(runs)
         fin = len(ok) / len(runs)
         lines.append(
-            f"| {row['setting']} | {row['strategy']} | {row['lambda']:g} | {raw:.0%} | "
-            f"{fin:.0%} | {_mean_se([r['val_accuracy'] for r in ok])} | "
+            f"| {row['setting']} | {row['strategy']} | {row['lambda']:g} | {len(runs)} | "
+            f"{raw:.0%} | {fin:.0%} | {_mean_se([r['val_accuracy'] for r in ok])} | "
             f"{_mean_se([r['energy_uj'] for r in ok])} | {_mean_se([r['fps'] for r in ok])} |"
         )
     lines += [
@@ -305,11 +353,25 @@ def render_search_markdown(res: dict[str, Any], command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _partial_lines(res: dict[str, Any]) -> list[str]:
+    p = res.get("partial")
+    if not p:
+        return []
+    return [
+        f"**Partial**: the bench reached its time cap (`--max-minutes`) after {p['done']} of "
+        f"{p['planned']} runs. Rows with fewer than {res['seeds']} seeds, and rows and "
+        "settings missing below, did not run; `--resume` completes the bench from its journal.",
+        "",
+    ]
+
+
 def _unconstrained_lines(res: dict[str, Any]) -> list[str]:
     rows = [r for r in res["rows"] if r["setting"] == UNCONSTRAINED]
     if not rows:
         return []
     runs = [r for r in rows[0]["runs"] if r["final_feasible"]]
+    if not runs:
+        return []
     fastest = [r["fastest_fps"] for r in runs]
     below = sum(f < 30 for f in fastest)
     return [

@@ -4,7 +4,7 @@ Every slot holds all its MBConv operators in one set of shared weights (:class:`
 ``skip`` where the slot keeps its shape is the identity); every conv of a block is
 fake-quantized at the bit-width chosen for the slot, weights per
 output channel and inputs per tensor, with the quantization core's own quantizers
-(``WeightQuantizer`` on the current weights, min/max range, straight-through rounding;
+(``fake_quantize_weight`` on the current weights, min/max range, straight-through rounding;
 ``ActQuantizer`` per bit-width with an LSQ step size). The stem and head stay at 8 bits, as
 the cost model prices them.
 
@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from coexplore.quant.quantizers import ActQuantizer, WeightQuantizer
+from coexplore.quant.quantizers import ActQuantizer, fake_quantize_weight
 from coexplore.search.space import OPERATORS, SKIP, JointSpace
 
 __all__ = ["Supernet", "QConvBN", "SlotBlock", "qconv", "FIXED_BITS"]
@@ -64,7 +64,7 @@ def qconv(
         if not act_q.calibrated:  # first use of this width: range from this batch
             act_q.calibrate(x[:2].detach())  # two images: a cheap, fair first range
         x = act_q(x)
-        w = WeightQuantizer(w, bits, symmetric=True, search_clip=False)(w)
+        w = fake_quantize_weight(w, bits)
     return F.conv2d(x, w, None, stride, w.shape[-1] // 2, 1, groups)
 
 

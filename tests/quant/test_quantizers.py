@@ -10,7 +10,7 @@ from coexplore.errors import ConfigError
 from coexplore.quant import BitMap, build_model, fold_batchnorm, quantizable_layers
 from coexplore.quant.bitmap import quantize_model
 from coexplore.quant.kd import _inundation_multiplier
-from coexplore.quant.quantizers import ActQuantizer, WeightQuantizer
+from coexplore.quant.quantizers import ActQuantizer, WeightQuantizer, fake_quantize_weight
 
 from .conftest import randomise_bn
 
@@ -27,6 +27,22 @@ def test_weight_quantizer_uses_at_most_2_to_the_bits_levels_per_channel(bits, sy
     assert (on_grid - on_grid.round()).abs().max() < 1e-4
     if symmetric:
         assert wq.zero_point.abs().sum() == 0
+
+
+@pytest.mark.parametrize("shape", [(16, 8, 1, 1), (24, 1, 7, 7)])
+@pytest.mark.parametrize("bits", [2, 4, 8])
+def test_fake_quantize_weight_is_the_weight_quantizer_without_the_module(shape, bits):
+    torch.manual_seed(bits)
+    w1 = torch.randn(shape, requires_grad=True)
+    w2 = w1.detach().clone().requires_grad_(True)
+    module = WeightQuantizer(w1, bits, symmetric=True, search_clip=False)(w1)
+    plain = fake_quantize_weight(w2, bits)
+    g = torch.randn(shape)
+    module.backward(g)
+    plain.backward(g)
+    assert torch.equal(module, plain)  # bit for bit: a supernet's results do not move
+    assert torch.equal(w1.grad, w2.grad)
+    assert not torch.equal(plain, w2)  # it did quantize
 
 
 def test_weight_error_falls_as_bits_rise():

@@ -59,7 +59,7 @@ def test_bench_resumes_from_its_journal_after_a_crash(tmp_path, monkeypatch) -> 
     journal = tmp_path / "search.partial.jsonl"
     with pytest.raises(RuntimeError, match="crash"):
         bs.run_search_bench(seeds=2, steps=9, space="tiny", time_default=False, journal=journal)
-    assert len(journal.read_text().splitlines()) == 2
+    assert len(journal.read_text().splitlines()) == 1 + 2  # the code's fingerprint, 2 runs
     calls.clear()
     crash[0] = False
     res = bs.run_search_bench(seeds=2, steps=9, space="tiny", time_default=False,
@@ -72,3 +72,50 @@ def test_bench_resumes_from_its_journal_after_a_crash(tmp_path, monkeypatch) -> 
     calls.clear()
     bs.run_search_bench(seeds=1, steps=9, space="tiny", time_default=False, journal=journal)
     assert len(calls) == 16
+
+
+def _fake_bench(monkeypatch):  # noqa: ANN202
+    import coexplore.search.bench_search as bs
+
+    calls: list[int] = []
+
+    def fake_one(spec):
+        calls.append(spec.seed)
+        return {"final_feasible": True, "raw_feasible": True, "val_accuracy": 90.0 + spec.seed,
+                "energy_uj": 1.0, "fps": 40.0, "fastest_fps": 50.0, "predicted_fps": 41.0,
+                "generator_fps": 40.0, "predicted_energy_uj": 1.0,
+                "generator_energy_uj": 1.0}  # fmt: skip
+
+    monkeypatch.setattr(bs, "_one", fake_one)
+    monkeypatch.setattr(bs, "tight_bounds", lambda space: {
+        "fps_90th_percentile": 100.0, "area_20th_percentile": 0.1,
+        "share_meeting_30fps": 0.5, "pairs": 1})  # fmt: skip
+    return bs, calls
+
+
+def test_a_time_capped_bench_says_it_is_partial_and_resumes(tmp_path, monkeypatch) -> None:
+    bs, calls = _fake_bench(monkeypatch)
+    journal = tmp_path / "search.partial.jsonl"
+    res = bs.run_search_bench(seeds=2, steps=9, space="tiny", time_default=False,
+                              journal=journal, max_seconds=0)  # fmt: skip
+    assert calls == [] and res["partial"] == {"done": 0, "planned": 32}
+    # what the journal holds is reused even once the cap is spent; nothing new starts
+    bs.run_search_bench(seeds=1, steps=9, space="tiny", time_default=False, journal=journal)
+    res = bs.run_search_bench(seeds=2, steps=9, space="tiny", time_default=False,
+                              journal=journal, resume=True, max_seconds=0)  # fmt: skip
+    assert res["partial"] == {"done": 1, "planned": 32}
+    assert [len(r["runs"]) for r in res["rows"]] == [1]  # seed 0 of the first row
+    text = bs.render_search_markdown(res, "search bench search --seeds 2")
+    assert "**Partial**" in text and "after 1 of 32 runs" in text
+    assert f"| {UNCONSTRAINED} | dance-hdx | 0 | 1 |" in text  # the row's seed count
+
+
+def test_a_journal_of_other_code_is_refused_on_resume(tmp_path, monkeypatch) -> None:
+    from coexplore.errors import ConfigError
+
+    bs, _ = _fake_bench(monkeypatch)
+    journal = tmp_path / "search.partial.jsonl"
+    journal.write_text('{"key": "code", "value": "0000"}\n')
+    with pytest.raises(ConfigError, match="other code"):
+        bs.run_search_bench(seeds=1, steps=9, space="tiny", time_default=False,
+                            journal=journal, resume=True)  # fmt: skip
