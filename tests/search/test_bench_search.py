@@ -5,11 +5,20 @@ from __future__ import annotations
 
 import pytest
 
-from coexplore.search.bench_search import UNCONSTRAINED, render_search_markdown, run_search_bench
+from coexplore.search.bench_search import (
+    UNCONSTRAINED,
+    _one,
+    render_search_markdown,
+    run_search_bench,
+)
+from coexplore.search.constraints import Constraints
+from coexplore.search.space import get_space
+from coexplore.search.specs import CoSearchSpec
 
 pytestmark = pytest.mark.usefixtures("small_cost_nets")
 
 
+@pytest.mark.slow  # 16 real runs (minutes); the pieces are tested below, one real run included
 def test_bench_runs_every_setting_and_reports_measured_figures() -> None:
     res = run_search_bench(seeds=1, steps=9, space="tiny", time_default=False)
     settings = [r["setting"] for r in res["rows"]]
@@ -36,6 +45,20 @@ def test_bench_runs_every_setting_and_reports_measured_figures() -> None:
         assert f"| {setting} | dance-hdx |" in text
     assert "## HDX against the best feasible soft penalty" in text
     assert "No CIFAR-10 run" in text and "not timed" in text
+
+
+def test_one_bench_run_reports_a_verified_feasible_winner() -> None:
+    """One real co-search run as the bench runs it: winner 1 meets the bound on its
+    refined accelerator, the fastest accelerator is at least as fast, and the prediction
+    and the generator's accelerator are reported beside the verified figures."""
+    spec = CoSearchSpec(space="tiny", steps=9, warmup_steps=3, finetune_steps=0, quantize=False,
+                        constraints=Constraints(fps_min=30))  # fmt: skip
+    one = _one(spec)
+    assert one["final_feasible"] and one["fps"] >= 30 and one["energy_uj"] > 0
+    assert len(one["architecture"].split()) == get_space("tiny").n_slots
+    assert one["fastest_fps"] >= one["fps"]
+    assert one["predicted_fps"] > 0 and one["generator_fps"] > 0
+    assert 0 <= one["val_accuracy"] <= 100 and one["arch_steps"] == 6
 
 
 def test_bench_resumes_from_its_journal_after_a_crash(tmp_path, monkeypatch) -> None:
