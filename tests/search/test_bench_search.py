@@ -131,6 +131,13 @@ def test_a_time_capped_bench_says_it_is_partial_and_resumes(tmp_path, monkeypatc
     text = bs.render_search_markdown(res, "search bench search --seeds 2")
     assert "**Partial**" in text and "after 1 of 32 runs" in text
     assert f"| {UNCONSTRAINED} | dance-hdx | 0 | 1 |" in text  # the row's seed count
+    # nor is the default run timed past the cap: the table says so, and --resume times it
+    timed: list[int] = []
+    monkeypatch.setattr(bs, "_time_default_run", lambda progress: timed.append(1) or [])
+    res = bs.run_search_bench(seeds=1, steps=9, space="tiny", journal=journal, resume=True,
+                              max_seconds=0)  # fmt: skip
+    assert timed == [] and res["partial"] and res["default_run_seconds"] == []
+    assert "| not timed |" in bs.render_search_markdown(res, "search bench search")
 
 
 def test_a_journal_of_other_code_is_refused_on_resume(tmp_path, monkeypatch) -> None:
