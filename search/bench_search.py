@@ -248,8 +248,8 @@ def run_search_bench(
                                 space=space, task=task, finetune_steps=0,
                                 quantize=False)  # fmt: skip
             key = json.dumps([setting, strategy, lam, seed, steps, space, task])
-            if stopped or out_of_time(key):
-                stopped = True
+            if jr.get(key) is None and (stopped or out_of_time(key)):
+                stopped = True  # nothing new starts; journalled runs still count
                 break
             runs.append(jr.cached(key, lambda spec=spec: _one(spec)))
             done += 1
@@ -276,8 +276,8 @@ def run_search_bench(
                                 steps=steps, warmup_steps=min(100, steps // 3), seed=seed,
                                 space=space, quantize=False)  # fmt: skip
             key = json.dumps(["cifar10", cifar10, seed, steps, space])
-            if stopped or out_of_time(key):
-                stopped = True
+            if jr.get(key) is None and (stopped or out_of_time(key)):
+                stopped = True  # nothing new starts; journalled runs still count
                 break
             one = jr.cached(key, lambda spec=spec: _one(spec))
             # relative to the working directory, so the committed table names no machine path
@@ -463,6 +463,8 @@ def _prediction_lines(res: dict[str, Any]) -> list[str]:
 
 def _cifar_lines(res: dict[str, Any]) -> list[str]:
     runs = res.get("cifar10") or []
+    if not runs and res.get("partial"):
+        return ["No CIFAR-10 run yet (the bench stopped at its time cap).", ""]
     if not runs:
         return ["No CIFAR-10 run (no CIFAR-10 data given: `--cifar10 PATH`).", ""]
     out = ["## CIFAR-10 (not tuned for it)", "",
