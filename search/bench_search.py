@@ -206,16 +206,20 @@ def run_search_bench(
     t0 = time.perf_counter()
     out: dict[str, Any] = {"seeds": seeds, "steps": steps, "space": space, "task": task}
 
-    def out_of_time(key: str) -> bool:
-        """A run not in the journal may not start once the time cap is spent."""
-        return (max_seconds is not None and jr.get(key) is None
-                and time.perf_counter() - t0 > max_seconds)  # fmt: skip
+    stopped = False
+
+    def may_run(key: str) -> bool:
+        """Journalled runs always count; a new one may not start once the cap is spent."""
+        nonlocal stopped
+        if jr.get(key) is None and (stopped or (max_seconds is not None
+                                                and time.perf_counter() - t0 > max_seconds)):
+            stopped = True
+        return jr.get(key) is not None or not stopped
 
     # the default run is timed first, on an idle machine; past the cap it waits for --resume
-    stopped = time_default and out_of_time("default-run")
     out["default_run_seconds"] = (
         jr.cached("default-run", lambda: _time_default_run(progress))
-        if time_default and not stopped
+        if time_default and may_run("default-run")
         else []
     )
     tight = tight_bounds(space)
@@ -240,7 +244,7 @@ def run_search_bench(
     done = 0
 
     def run_row(setting: str, cons: Constraints, strategy: str, lam: float) -> None:
-        nonlocal done, stopped
+        nonlocal done
         runs = []
         for seed in range(seeds):
             spec = CoSearchSpec(strategy=strategy, cost_weight=lam, constraints=cons,
@@ -248,8 +252,7 @@ def run_search_bench(
                                 space=space, task=task, finetune_steps=0,
                                 quantize=False)  # fmt: skip
             key = json.dumps([setting, strategy, lam, seed, steps, space, task])
-            if jr.get(key) is None and (stopped or out_of_time(key)):
-                stopped = True  # nothing new starts; journalled runs still count
+            if not may_run(key):
                 break
             runs.append(jr.cached(key, lambda spec=spec: _one(spec)))
             done += 1
@@ -276,8 +279,7 @@ def run_search_bench(
                                 steps=steps, warmup_steps=min(100, steps // 3), seed=seed,
                                 space=space, quantize=False)  # fmt: skip
             key = json.dumps(["cifar10", cifar10, seed, steps, space])
-            if jr.get(key) is None and (stopped or out_of_time(key)):
-                stopped = True  # nothing new starts; journalled runs still count
+            if not may_run(key):
                 break
             one = jr.cached(key, lambda spec=spec: _one(spec))
             # relative to the working directory, so the committed table names no machine path
