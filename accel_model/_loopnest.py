@@ -128,6 +128,40 @@ class Mapping:
     glb_order: np.ndarray  # index into GLB_ORDERS
     dram_order: np.ndarray  # index into DRAM_ORDERS
     factors: dict[str, dict[str, np.ndarray]]  # "rf", "glb", "dram" -> dim -> temporal factor
+    # what the mapper minimised for the chosen candidate, and its tie-break
+    score: np.ndarray | None = None
+    tie: np.ndarray | None = None
+
+    def take(self, idx: np.ndarray) -> Mapping:
+        """The columns ``idx`` (of every (L, M) array)."""
+        return Mapping(
+            words={k: v[:, idx] for k, v in self.words.items()},
+            rf_order=self.rf_order[:, idx],
+            glb_order=self.glb_order[:, idx],
+            dram_order=self.dram_order[:, idx],
+            factors={lv: {d: f[:, idx] for d, f in fs.items()} for lv, fs in self.factors.items()},
+            score=None if self.score is None else self.score[:, idx],
+            tie=None if self.tie is None else self.tie[:, idx],
+        )
+
+    def where(self, better: np.ndarray, other: Mapping) -> Mapping:
+        """``other`` where ``better``, else this one (arrays of one shape)."""
+
+        def pick(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None or b is None else np.where(better, b, a)
+
+        return Mapping(
+            words={k: np.where(better, other.words[k], v) for k, v in self.words.items()},
+            rf_order=np.where(better, other.rf_order, self.rf_order),
+            glb_order=np.where(better, other.glb_order, self.glb_order),
+            dram_order=np.where(better, other.dram_order, self.dram_order),
+            factors={
+                lv: {d: np.where(better, other.factors[lv][d], f) for d, f in fs.items()}
+                for lv, fs in self.factors.items()
+            },
+            score=pick(self.score, other.score),
+            tie=pick(self.tie, other.tie),
+        )
 
 
 # Bit-free counts per operand X in W, I (and O where it moves): "glb_X" words between the
@@ -508,6 +542,7 @@ def best_mapping(
     dram_pj_per_bit: float,
     word_bits,
     select: MappingSelection | None = None,
+    pick: np.ndarray | None = None,
 ) -> Mapping:
     """The least data-movement-energy mapping among the candidates, per element.
 
@@ -521,7 +556,12 @@ def best_mapping(
     Args:
         sizes: Loop bounds per dimension, (L, 1). geom: stride and dilation, (L, 1) each.
         rows, cols, rf_bits, glb_bits, glb_pj_per_bit, word_bits: (1, M).
-        select: Price candidates by latency or EDP instead of data-movement energy.
+        select: Price candidates by latency or EDP instead of data-movement energy; its
+            arrays are (1, P) with ``pick``.
+        pick: (P,) column of the tiling inputs behind each priced column. The candidate
+            tilings depend on neither bandwidth nor clock, so they are built once per (array,
+            buffers, dataflow, datapath) and priced for every bandwidth pair that uses them
+            (the result then has P columns).
     """
     shape = np.broadcast(sizes["K"], rows).shape
     su = spatial_factors(sizes, rows, cols, dataflow)
@@ -536,6 +576,12 @@ def best_mapping(
         for op, f in rf_shares(word, acc_bits).items()
     }
     glb_cap = np.broadcast_to(glb_bits, shape)
+
+    def spread(x: np.ndarray) -> np.ndarray:  # tiling columns -> priced columns
+        return x if pick is None else x[:, pick]
+
+    out_shape = shape if pick is None else (shape[0], len(pick))
+    word_p, acc_p = spread(word), spread(acc_bits)
     best: Mapping | None = None
     best_cost = None
     batched = bool((np.asarray(sizes["B"]) > 1).any())
@@ -544,15 +590,24 @@ def best_mapping(
         words, factors = _evaluate(
             ro, go, sizes, geom, su, temporal, rf_caps, glb_cap, fill_bits, do
         )
-        moved = traffic(words, word, word, acc_bits)
+        if pick is not None:
+            words = {k: v[:, pick] for k, v in words.items()}
+            factors = {lvl: {d: spread(f) for d, f in fs.items()} for lvl, fs in factors.items()}
+        moved = traffic(words, word_p, word_p, acc_p)
         if select is None:
             cost = moved["glb"] * glb_pj_per_bit + moved["dram"] * dram_pj_per_bit
             tie = cost
         else:
-            cost, tie = select.price(moved, word, acc_bits)
+            cost, tie = select.price(moved, word_p, acc_p)
         if best is None:
             best, best_cost, best_tie = (
-                Mapping(words, np.full(shape, ri), np.full(shape, gi), np.full(shape, di), factors),
+                Mapping(
+                    words,
+                    np.full(out_shape, ri),
+                    np.full(out_shape, gi),
+                    np.full(out_shape, di),
+                    factors,
+                ),
                 cost,
                 tie,
             )
@@ -571,4 +626,4 @@ def best_mapping(
             },
         )
     assert best is not None
-    return best
+    return dataclasses.replace(best, score=best_cost, tie=best_tie)
