@@ -209,8 +209,9 @@ class MappingSelection:
     datapath width: latency = max(compute + partial-sum port stall, GLB port cycles, DRAM
     cycles) + loading and draining; energy = MACs and RF reads (the same for every tiling)
     + data movement (GLB port accesses, NoC, DRAM, RF fills). ``metric`` "latency" keeps
-    the fastest (energy breaks ties), "edp" the least energy x latency.
-    Arrays: ``compute`` (L, M), ``macs`` (L, 1), the rest (1, M)."""
+    the fastest (energy breaks ties), "edp" the least energy x latency, "capped" the least
+    energy among candidates no slower than ``cap`` (latency breaks ties).
+    Arrays: ``compute`` (L, M), ``macs`` (L, 1), ``cap`` (L, M), the rest (1, M)."""
 
     metric: str
     compute: np.ndarray
@@ -220,9 +221,10 @@ class MappingSelection:
     glb_sram_pj: np.ndarray
     rf_pj: np.ndarray
     tech: Tech
+    cap: np.ndarray | None = None
 
     def price(self, moved: dict[str, np.ndarray], word, acc_bits):  # noqa: ANN001, ANN201
-        """(score, energy) of one candidate, each (L, M); lower score is better."""
+        """(score, tie-break) of one candidate, each (L, M); lower is better."""
         t = self.tech
         port_bits, latency = layer_latency(moved, self.compute, self.glb_bw, self.dram_bw, acc_bits)
         energy = (
@@ -232,8 +234,12 @@ class MappingSelection:
             + moved["glb"] * t.noc_pj_per_bit
             + moved["dram"] * (self.glb_sram_pj + t.dram_pj_per_bit)
         )
-        score = latency if self.metric == "latency" else latency * energy
-        return score, energy
+        if self.metric == "latency":
+            return latency, energy
+        if self.metric == "capped":
+            assert self.cap is not None
+            return np.where(latency <= self.cap, energy, np.inf), latency
+        return latency * energy, energy
 
 
 def traffic(words: dict[str, np.ndarray], wb, ab, pb) -> dict[str, np.ndarray]:  # noqa: ANN001

@@ -82,7 +82,9 @@ __all__ = ["CostModel", "AnalyticalModel", "LayerMapping", "LEVELS", "MAPPER_MET
 # What the mapper minimises per layer: data-movement energy (the default; the evaluators
 # and every committed result use it), or, opt-in while issue #14 is open, the layer's
 # latency or energy-delay product as the model prices them.
-MAPPER_METRICS = ("energy", "latency", "edp")
+MAPPER_METRICS = ("energy", "latency", "edp", "balanced")
+# "balanced": the least energy among the candidates at most this much slower than the fastest
+BALANCED_SLACK = 0.02
 
 LEVELS = ("mac", "rf", "glb", "dram", "leakage")
 _PER_LAYER_KEYS = (
@@ -177,8 +179,8 @@ class AnalyticalModel(CostModel):
             self.version = f"{type(self).version}-mapper-{mapper_metric}"
         if nested_buffers and mapper_metric == "energy":
             raise ConfigError(
-                "nested_buffers needs a latency-aware mapper (mapper_metric 'latency' or "
-                "'edp'): the data-movement-energy choice does not look at latency."
+                "nested_buffers needs a latency-aware mapper (mapper_metric 'latency', 'edp' "
+                "or 'balanced'): the data-movement-energy choice does not look at latency."
             )
         self.nested_buffers = bool(nested_buffers)
         if nested_buffers:
@@ -493,7 +495,12 @@ def _mapper_runs(  # noqa: ANN202
     for d in np.unique(sub.dataflow):
         sel = np.flatnonzero(sub.dataflow == d)
         if nested:
-            runs.append((sel, _nested_mapping(sizes, geom, sub, sel, int(d), tech, metric)))
+            first_pass = "latency" if metric == "balanced" else metric
+            mp = _nested_mapping(sizes, geom, sub, sel, int(d), tech, first_pass)
+            if metric == "balanced":
+                cap = mp.score * (1 + BALANCED_SLACK)
+                mp = _nested_mapping(sizes, geom, sub, sel, int(d), tech, "capped", cap)
+            runs.append((sel, mp))
             continue
         tiles, pick = sel, None
         if metric != "energy":
@@ -506,26 +513,28 @@ def _mapper_runs(  # noqa: ANN202
         glb_pj = tech.rf_pj_per_bit(row(sub.glb_kib) * 1024.0) + tech.noc_pj_per_bit
         select = None
         if metric != "energy":
-            select = _selection(sizes, sub, sel, int(d), tech, metric)
-        runs.append(
-            (
-                sel,
-                best_mapping(
-                    sizes,
-                    geom,
-                    row(sub.pe_rows),
-                    row(sub.pe_cols),
-                    int(d),
-                    row(sub.rf_bytes) * 8,
-                    row(sub.glb_kib) * 8192.0,
-                    glb_pj,
-                    tech.dram_pj_per_bit,
-                    row(sub.mac_bits),
-                    select,
-                    pick,
-                ),
-            )
+            first_pass = "latency" if metric == "balanced" else metric
+            select = _selection(sizes, sub, sel, int(d), tech, first_pass)
+        args = (
+            sizes,
+            geom,
+            row(sub.pe_rows),
+            row(sub.pe_cols),
+            int(d),
+            row(sub.rf_bytes) * 8,
+            row(sub.glb_kib) * 8192.0,
+            glb_pj,
+            tech.dram_pj_per_bit,
+            row(sub.mac_bits),
         )
+        mp = best_mapping(*args, select, pick)
+        if metric == "balanced":
+            assert select is not None and mp.score is not None
+            capped = dataclasses.replace(
+                select, metric="capped", cap=mp.score * (1 + BALANCED_SLACK)
+            )
+            mp = best_mapping(*args, capped, pick)
+        runs.append((sel, mp))
     return runs, inverse.reshape(-1), len(first)
 
 
@@ -546,6 +555,7 @@ def _nested_mapping(  # noqa: ANN202
     d: int,
     tech: Tech,
     metric: str,
+    cap: np.ndarray | None = None,
 ):
     """The best mapping of each design ``sel`` among the candidate tilings of its own buffers
     and of every halving of them (RF down to 16 B, GLB down to 4 KiB), all priced on the design
@@ -587,7 +597,7 @@ def _nested_mapping(  # noqa: ANN202
         tech.rf_pj_per_bit(row(glb) * 1024.0) + tech.noc_pj_per_bit,  # unused: select prices
         tech.dram_pj_per_bit,
         top.mac_bits[tile_pairs].astype(np.float64)[None, :],
-        _selection(sizes, sub, sel[pair], d, tech, metric),
+        _selection(sizes, sub, sel[pair], d, tech, metric, None if cap is None else cap[:, pair]),
         pick.reshape(-1),
     )
     best = mp.take(members[0])  # the design's own buffers: always a member
@@ -617,6 +627,7 @@ def _selection(  # noqa: ANN202
     d: int,
     tech: Tech,
     metric: str,
+    cap: np.ndarray | None = None,
 ):
     """What a latency-aware mapper needs to price a candidate tiling as the model will:
     the layers' compute cycles on each array (datapath-width operands, so one MAC per PE
@@ -638,6 +649,7 @@ def _selection(  # noqa: ANN202
         glb_sram_pj=tech.rf_pj_per_bit(row(sub.glb_kib) * 1024.0),
         rf_pj=tech.rf_pj_per_bit(row(sub.rf_bytes)),
         tech=tech,
+        cap=cap,
     )
 
 

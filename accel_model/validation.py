@@ -258,6 +258,42 @@ PROPERTY_STEPS = (
 PROPERTY_BITS = (8, 6, 4, 3, 2)
 
 
+# The mapper variants the cost-model bench compares with the default (data-movement energy).
+MAPPER_VARIANTS = (
+    ("latency", False),
+    ("edp", False),
+    ("latency", True),
+    ("edp", True),
+    ("balanced", True),
+)
+
+
+def _against_energy(
+    model: AnalyticalModel, networks: tuple[str, ...], n: int, seed: int
+) -> dict[str, float]:
+    """Whole-network energy and latency of ``model`` over those of the default (least
+    data-movement energy) mapper, on the sweep's seeded edge designs at 8 bits: what a
+    latency-aware mapper costs in energy and buys in speed."""
+    space = get_design_space("edge")
+    accs = space.batch(space.sample_indices(n, seed + 2))
+    energy, latency = [], []
+    for net in networks:
+        wl = get_network(net).with_bits(8)
+        ref, got = AnalyticalModel().evaluate(wl, accs), model.evaluate(wl, accs)
+        ok = ref.feasible & got.feasible
+        energy.append(got.energy_pj[ok] / ref.energy_pj[ok])
+        latency.append(got.latency_cycles[ok] / ref.latency_cycles[ok])
+    e, lat = np.concatenate(energy), np.concatenate(latency)
+    return {
+        "energy_median": float(np.median(e)),
+        "energy_p90": float(np.percentile(e, 90)),
+        "energy_max": float(e.max()),
+        "latency_median": float(np.median(lat)),
+        "latency_p10": float(np.percentile(lat, 10)),
+        "latency_max": float(lat.max()),
+    }
+
+
 def _properties(
     networks: tuple[str, ...],
     n: int,
@@ -395,15 +431,20 @@ def run_cost_model_bench(
     }
     # "+nested": the candidates of every halving of the buffers join (a tiling that fits
     # half a buffer runs in the whole one)
-    for m, nested in (("latency", False), ("edp", False), ("latency", True), ("edp", True)):
+    out["mapper_metrics"]["energy"]["against_energy"] = _against_energy(
+        AnalyticalModel(), property_networks, property_designs, seed
+    )
+    for m, nested in MAPPER_VARIANTS:
         name = m + ("+nested" if nested else "")
+        variant = AnalyticalModel(mapper_metric=m, nested_buffers=nested)
         out["mapper_metrics"][name] = {
             "properties": _properties(
                 property_networks, property_designs, seed, mapper_metric=m, nested_buffers=nested
             ),
-            "evals_per_s": _speed(
-                AnalyticalModel(mapper_metric=m, nested_buffers=nested), speed_configs // 10, seed
-            )["evals_per_s"],
+            "evals_per_s": _speed(variant, speed_configs // 10, seed)["evals_per_s"],
+            "against_energy": _against_energy(
+                variant, property_networks, property_designs, seed
+            ),
         }
     out["eyeriss"] = _eyeriss()
     out["scalesim"] = _scalesim()
@@ -455,8 +496,11 @@ def _mapper_metric_lines(by_metric: dict[str, dict[str, Any]]) -> list[str]:
         "`AnalyticalModel(mapper_metric=...)`: the default keeps each layer's least "
         "data-movement-energy tiling; `latency` and `edp` (opt-in, not yet used by the "
         "evaluators or any other result) price each candidate tiling as the model prices the "
-        "layer; `+nested` (`nested_buffers=True`) adds the candidate tilings of every halving "
-        "of the RF (down to 16 B) and the GLB (down to 4 KiB), priced on the design itself, so "
+        "layer; `balanced` keeps the least energy among the candidates at most 2 % slower than "
+        "the fastest (so, with nested candidates, a bandwidth or buffer step never raises a "
+        "layer's latency by more than 2 %); `+nested` (`nested_buffers=True`) adds the "
+        "candidate tilings of every halving of the RF (down to 16 B) and the GLB (down to "
+        "4 KiB), priced on the design itself, so "
         "candidate sets nest along the spaces' doubling buffers. Counterexamples / pairs "
         "(worst ratio), summed over the networks; speed as above on a tenth of the "
         "configurations (the latency-aware mappers build each tiling once and price it per "
@@ -477,6 +521,14 @@ def _mapper_metric_lines(by_metric: dict[str, dict[str, Any]]) -> list[str]:
         out.append(f"| {kind} | " + " | ".join(cells) + " |")
     out.append("| evaluations per second | " + " | ".join(
         f"{m['evals_per_s']:,.0f}" for m in by_metric.values()) + " |")  # fmt: skip
+    if all("against_energy" in m for m in by_metric.values()):
+        a = [m["against_energy"] for m in by_metric.values()]
+        out.append("| energy / default mapper's: median, p90, max | " + " | ".join(
+            f"{x['energy_median']:.3f}, {x['energy_p90']:.3f}, {x['energy_max']:.2f}"
+            for x in a) + " |")  # fmt: skip
+        out.append("| latency / default mapper's: median, p10, max | " + " | ".join(
+            f"{x['latency_median']:.3f}, {x['latency_p10']:.3f}, {x['latency_max']:.2f}"
+            for x in a) + " |")  # fmt: skip
     return [*out, ""]
 
 
