@@ -259,10 +259,11 @@ PROPERTY_BITS = (8, 6, 4, 3, 2)
 
 
 # The mapper variants the cost-model bench compares with the default (data-movement energy).
+# (latency+nested is exact for buffer steps but costs 16-21 % more energy at the median on
+# the edge space: a unit test holds its exactness, the bench leaves it out.)
 MAPPER_VARIANTS = (
     ("latency", False),
     ("edp", False),
-    ("latency", True),
     ("edp", True),
     ("balanced", True),
 )

@@ -155,14 +155,10 @@ def test_the_cost_model_bench_compares_every_mapper_variant() -> None:
     res = run_cost_model_bench(speed_configs=2000, with_zigzag=False,
                                property_networks=("resnet20",), property_designs=40)  # fmt: skip
     assert list(res["mapper_metrics"]) == [
-        "energy", "latency", "edp", "latency+nested", "edp+nested", "balanced+nested"
+        "energy", "latency", "edp", "edp+nested", "balanced+nested"
     ]  # fmt: skip
-    nested = res["mapper_metrics"]["latency+nested"]["properties"]
-    for p in nested:
-        if p["step"].split()[0] in ("rf_bytes", "glb_kib"):
-            assert p["counterexamples"] == 0, p
     text = render_markdown(res, "search bench cost-model --no-zigzag")
-    header = "| step | energy | latency | edp | latency+nested | edp+nested | balanced+nested |"
+    header = "| step | energy | latency | edp | edp+nested | balanced+nested |"
     assert header in text
     assert "| energy / default mapper's: median, p90, max | 1.000, 1.000, 1.00 |" in text
     for p in res["mapper_metrics"]["balanced+nested"]["properties"]:
