@@ -132,37 +132,6 @@ class Mapping:
     score: np.ndarray | None = None
     tie: np.ndarray | None = None
 
-    def take(self, idx: np.ndarray) -> Mapping:
-        """The columns ``idx`` (of every (L, M) array)."""
-        return Mapping(
-            words={k: v[:, idx] for k, v in self.words.items()},
-            rf_order=self.rf_order[:, idx],
-            glb_order=self.glb_order[:, idx],
-            dram_order=self.dram_order[:, idx],
-            factors={lv: {d: f[:, idx] for d, f in fs.items()} for lv, fs in self.factors.items()},
-            score=None if self.score is None else self.score[:, idx],
-            tie=None if self.tie is None else self.tie[:, idx],
-        )
-
-    def where(self, better: np.ndarray, other: Mapping) -> Mapping:
-        """``other`` where ``better``, else this one (arrays of one shape)."""
-
-        def pick(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
-            return None if a is None or b is None else np.where(better, b, a)
-
-        return Mapping(
-            words={k: np.where(better, other.words[k], v) for k, v in self.words.items()},
-            rf_order=np.where(better, other.rf_order, self.rf_order),
-            glb_order=np.where(better, other.glb_order, self.glb_order),
-            dram_order=np.where(better, other.dram_order, self.dram_order),
-            factors={
-                lv: {d: np.where(better, other.factors[lv][d], f) for d, f in fs.items()}
-                for lv, fs in self.factors.items()
-            },
-            score=pick(self.score, other.score),
-            tie=pick(self.tie, other.tie),
-        )
-
 
 # Bit-free counts per operand X in W, I (and O where it moves): "glb_X" words between the
 # GLB and the array; "dram_X" words between DRAM and the GLB; "fill_X" words written into
@@ -549,7 +518,8 @@ def best_mapping(
     word_bits,
     select: MappingSelection | None = None,
     pick: np.ndarray | None = None,
-) -> Mapping:
+    lazy: bool = False,
+) -> Mapping | PricedCandidates:
     """The least data-movement-energy mapping among the candidates, per element.
 
     Tiles are sized, and the candidate chosen, for operands stored at the datapath width
@@ -567,7 +537,8 @@ def best_mapping(
         pick: (P,) column of the tiling inputs behind each priced column. The candidate
             tilings depend on neither bandwidth nor clock, so they are built once per (array,
             buffers, dataflow, datapath) and priced for every bandwidth pair that uses them
-            (the result then has P columns).
+            (the result then has P columns). ``lazy`` (with ``pick``): return the
+            :class:`PricedCandidates` instead, to gather only the columns needed.
     """
     shape = np.broadcast(sizes["K"], rows).shape
     su = spatial_factors(sizes, rows, cols, dataflow)
@@ -583,36 +554,29 @@ def best_mapping(
     }
     glb_cap = np.broadcast_to(glb_bits, shape)
 
-    def spread(x: np.ndarray) -> np.ndarray:  # tiling columns -> priced columns
-        return x if pick is None else x[:, pick]
-
-    out_shape = shape if pick is None else (shape[0], len(pick))
-    word_p, acc_p = spread(word), spread(acc_bits)
+    cands = _CANDIDATES + (_BATCH_CANDIDATES if bool((np.asarray(sizes["B"]) > 1).any()) else ())
+    if pick is not None:
+        assert select is not None
+        priced = _best_priced(cands, dataflow, sizes, geom, su, temporal, rf_caps, glb_cap,
+                              fill_bits, word, acc_bits, select, pick)  # fmt: skip
+        return priced if lazy else priced.mapping()
     best: Mapping | None = None
     best_cost = None
-    batched = bool((np.asarray(sizes["B"]) > 1).any())
-    for ri, gi, di in _CANDIDATES + (_BATCH_CANDIDATES if batched else ()):
+    for ri, gi, di in cands:
         ro, go, do = RF_ORDERS[dataflow][ri], GLB_ORDERS[gi], DRAM_ORDERS[di]
         words, factors = _evaluate(
             ro, go, sizes, geom, su, temporal, rf_caps, glb_cap, fill_bits, do
         )
-        if pick is not None:
-            words = {k: v[:, pick] for k, v in words.items()}
-            factors = {lvl: {d: spread(f) for d, f in fs.items()} for lvl, fs in factors.items()}
-        moved = traffic(words, word_p, word_p, acc_p)
+        moved = traffic(words, word, word, acc_bits)
         if select is None:
             cost = moved["glb"] * glb_pj_per_bit + moved["dram"] * dram_pj_per_bit
             tie = cost
         else:
-            cost, tie = select.price(moved, word_p, acc_p)
+            cost, tie = select.price(moved, word, acc_bits)
         if best is None:
             best, best_cost, best_tie = (
                 Mapping(
-                    words,
-                    np.full(out_shape, ri),
-                    np.full(out_shape, gi),
-                    np.full(out_shape, di),
-                    factors,
+                    words, np.full(shape, ri), np.full(shape, gi), np.full(shape, di), factors
                 ),
                 cost,
                 tie,
@@ -633,3 +597,74 @@ def best_mapping(
         )
     assert best is not None
     return dataclasses.replace(best, score=best_cost, tie=best_tie)
+
+
+def _best_priced(cands, dataflow, sizes, geom, su, temporal, rf_caps, glb_cap, fill_bits, word,  # noqa: ANN001, ANN202, PLR0913
+                 acc_bits, select, pick):  # fmt: skip
+    """:func:`best_mapping` with ``pick``: each candidate tiling is built once per tiling
+    column and priced on every priced column; the winner's index is kept per element and
+    its words and factors are gathered once at the end."""
+    word_p, acc_p = word[:, pick], acc_bits[:, pick]
+    all_words, all_factors = [], []
+    best_idx = best_cost = best_tie = None
+    for c, (ri, gi, di) in enumerate(cands):
+        ro, go, do = RF_ORDERS[dataflow][ri], GLB_ORDERS[gi], DRAM_ORDERS[di]
+        words, factors = _evaluate(
+            ro, go, sizes, geom, su, temporal, rf_caps, glb_cap, fill_bits, do
+        )
+        all_words.append(words)
+        all_factors.append(factors)
+        moved = {k: v[:, pick] for k, v in traffic(words, word, word, acc_bits).items()}
+        cost, tie = select.price(moved, word_p, acc_p)
+        if best_idx is None:
+            best_idx, best_cost, best_tie = np.zeros(cost.shape, dtype=np.int64), cost, tie
+            continue
+        better = (cost < best_cost) | ((cost == best_cost) & (tie < best_tie))
+        best_idx = np.where(better, c, best_idx)
+        best_cost = np.where(better, cost, best_cost)
+        best_tie = np.where(better, tie, best_tie)
+    assert best_idx is not None
+    return PricedCandidates(
+        cands, word.shape, all_words, all_factors, pick, best_idx, best_cost, best_tie
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class PricedCandidates:
+    """Every candidate's tiling per tiling column and, per priced column, the winner's index,
+    score and tie-break (:func:`best_mapping` with ``pick``). :meth:`mapping` gathers the
+    winners' words and factors only for the columns asked for."""
+
+    cands: tuple
+    shape: tuple[int, int]  # (L, tiling columns)
+    words: list[dict[str, np.ndarray]]
+    factors: list[dict[str, dict[str, np.ndarray]]]
+    pick: np.ndarray
+    best_idx: np.ndarray
+    score: np.ndarray
+    tie: np.ndarray
+
+    def mapping(self, cols: np.ndarray | None = None) -> Mapping:
+        """The winners at priced columns ``cols`` ((L, P), per layer; all when None)."""
+        n_layers = self.best_idx.shape[0]
+        rows = np.arange(n_layers)[:, None]
+        if cols is None:
+            cols = np.broadcast_to(np.arange(self.best_idx.shape[1])[None, :], self.best_idx.shape)
+        idx, tiles = self.best_idx[rows, cols], self.pick[cols]
+
+        def gather(arrays: list[np.ndarray]) -> np.ndarray:
+            return np.stack([np.broadcast_to(a, self.shape) for a in arrays])[idx, rows, tiles]
+
+        orders = np.array(self.cands)
+        return Mapping(
+            words={k: gather([w[k] for w in self.words]) for k in self.words[0]},
+            rf_order=orders[idx, 0],
+            glb_order=orders[idx, 1],
+            dram_order=orders[idx, 2],
+            factors={
+                lvl: {d: gather([f[lvl][d] for f in self.factors]) for d in DIMS}
+                for lvl in self.factors[0]
+            },
+            score=self.score[rows, cols],
+            tie=self.tie[rows, cols],
+        )

@@ -599,13 +599,18 @@ def _nested_mapping(  # noqa: ANN202
         top.mac_bits[tile_pairs].astype(np.float64)[None, :],
         _selection(sizes, sub, sel[pair], d, tech, metric, None if cap is None else cap[:, pair]),
         pick.reshape(-1),
+        lazy=True,
     )
-    best = mp.take(members[0])  # the design's own buffers: always a member
+    own = members[0]  # the design's own buffers: always a member
+    best_col = np.broadcast_to(own, mp.score[:, own].shape)
+    best_s, best_t = mp.score[:, own], mp.tie[:, own]
     for slot in members[1:]:
-        cand = mp.take(np.where(slot >= 0, slot, members[0]))
-        better = (cand.score < best.score) | ((cand.score == best.score) & (cand.tie < best.tie))
-        best = best.where(better, cand)
-    return best
+        col = np.where(slot >= 0, slot, own)
+        s, t = mp.score[:, col], mp.tie[:, col]
+        better = (s < best_s) | ((s == best_s) & (t < best_t))
+        best_col = np.where(better, col, best_col)
+        best_s, best_t = np.where(better, s, best_s), np.where(better, t, best_t)
+    return mp.mapping(best_col)
 
 
 def _codes(columns: list[np.ndarray]) -> np.ndarray:
