@@ -126,29 +126,6 @@ def test_the_nested_mapper_is_a_latency_mapper_option() -> None:
         AnalyticalModel(nested_buffers=True)
 
 
-@pytest.mark.parametrize(
-    "model",
-    [AnalyticalModel(mapper_metric="edp"), NESTED],
-    ids=["edp", "latency-nested"],
-)
-def test_latency_aware_mappers_price_a_design_alone_as_in_a_batch(model: AnalyticalModel) -> None:
-    """Tilings are built once per (array, buffers, dataflow, datapath) and priced per
-    bandwidth pair (nested: per halving too): a design's cost must not depend on which
-    other designs share the batch."""
-    import numpy as np
-
-    from coexplore.accel_model import get_design_space
-
-    batch = get_design_space("edge").sample(48, seed=4)
-    wl = get_network("mobilenetv2-cifar").with_bits(4)
-    many = model.evaluate(wl, batch)
-    for i in range(0, 48, 5):
-        one = model.report(wl, batch.get(i))
-        assert one.latency_cycles == pytest.approx(many.latency_cycles[i], rel=1e-12)
-        assert one.energy_pj == pytest.approx(many.energy_pj[i], rel=1e-12)
-    assert np.isfinite(many.energy_pj).all()
-
-
 def test_the_cost_model_bench_compares_every_mapper_variant() -> None:
     from coexplore.accel_model.validation import render_markdown, run_cost_model_bench
 
