@@ -128,6 +128,9 @@ class Mapping:
     glb_order: np.ndarray  # index into GLB_ORDERS
     dram_order: np.ndarray  # index into DRAM_ORDERS
     factors: dict[str, dict[str, np.ndarray]]  # "rf", "glb", "dram" -> dim -> temporal factor
+    # what the mapper minimised for the chosen candidate, and its tie-break
+    score: np.ndarray | None = None
+    tie: np.ndarray | None = None
 
 
 # Bit-free counts per operand X in W, I (and O where it moves): "glb_X" words between the
@@ -175,8 +178,9 @@ class MappingSelection:
     datapath width: latency = max(compute + partial-sum port stall, GLB port cycles, DRAM
     cycles) + loading and draining; energy = MACs and RF reads (the same for every tiling)
     + data movement (GLB port accesses, NoC, DRAM, RF fills). ``metric`` "latency" keeps
-    the fastest (energy breaks ties), "edp" the least energy x latency.
-    Arrays: ``compute`` (L, M), ``macs`` (L, 1), the rest (1, M)."""
+    the fastest (energy breaks ties), "edp" the least energy x latency, "capped" the least
+    energy among candidates no slower than ``cap`` (latency breaks ties).
+    Arrays: ``compute`` (L, M), ``macs`` (L, 1), ``cap`` (L, M), the rest (1, M)."""
 
     metric: str
     compute: np.ndarray
@@ -186,9 +190,10 @@ class MappingSelection:
     glb_sram_pj: np.ndarray
     rf_pj: np.ndarray
     tech: Tech
+    cap: np.ndarray | None = None
 
     def price(self, moved: dict[str, np.ndarray], word, acc_bits):  # noqa: ANN001, ANN201
-        """(score, energy) of one candidate, each (L, M); lower score is better."""
+        """(score, tie-break) of one candidate, each (L, M); lower is better."""
         t = self.tech
         port_bits, latency = layer_latency(moved, self.compute, self.glb_bw, self.dram_bw, acc_bits)
         energy = (
@@ -198,8 +203,12 @@ class MappingSelection:
             + moved["glb"] * t.noc_pj_per_bit
             + moved["dram"] * (self.glb_sram_pj + t.dram_pj_per_bit)
         )
-        score = latency if self.metric == "latency" else latency * energy
-        return score, energy
+        if self.metric == "latency":
+            return latency, energy
+        if self.metric == "capped":
+            assert self.cap is not None
+            return np.where(latency <= self.cap, energy, np.inf), latency
+        return latency * energy, energy
 
 
 def traffic(words: dict[str, np.ndarray], wb, ab, pb) -> dict[str, np.ndarray]:  # noqa: ANN001
@@ -508,7 +517,9 @@ def best_mapping(
     dram_pj_per_bit: float,
     word_bits,
     select: MappingSelection | None = None,
-) -> Mapping:
+    pick: np.ndarray | None = None,
+    lazy: bool = False,
+) -> Mapping | PricedCandidates:
     """The least data-movement-energy mapping among the candidates, per element.
 
     Tiles are sized, and the candidate chosen, for operands stored at the datapath width
@@ -521,7 +532,13 @@ def best_mapping(
     Args:
         sizes: Loop bounds per dimension, (L, 1). geom: stride and dilation, (L, 1) each.
         rows, cols, rf_bits, glb_bits, glb_pj_per_bit, word_bits: (1, M).
-        select: Price candidates by latency or EDP instead of data-movement energy.
+        select: Price candidates by latency or EDP instead of data-movement energy; its
+            arrays are (1, P) with ``pick``.
+        pick: (P,) column of the tiling inputs behind each priced column. The candidate
+            tilings depend on neither bandwidth nor clock, so they are built once per (array,
+            buffers, dataflow, datapath) and priced for every bandwidth pair that uses them
+            (the result then has P columns). ``lazy`` (with ``pick``): return the
+            :class:`PricedCandidates` instead, to gather only the columns needed.
     """
     shape = np.broadcast(sizes["K"], rows).shape
     su = spatial_factors(sizes, rows, cols, dataflow)
@@ -536,10 +553,16 @@ def best_mapping(
         for op, f in rf_shares(word, acc_bits).items()
     }
     glb_cap = np.broadcast_to(glb_bits, shape)
+
+    cands = _CANDIDATES + (_BATCH_CANDIDATES if bool((np.asarray(sizes["B"]) > 1).any()) else ())
+    if pick is not None:
+        assert select is not None
+        priced = _best_priced(cands, dataflow, sizes, geom, su, temporal, rf_caps, glb_cap,
+                              fill_bits, word, acc_bits, select, pick)  # fmt: skip
+        return priced if lazy else priced.mapping()
     best: Mapping | None = None
     best_cost = None
-    batched = bool((np.asarray(sizes["B"]) > 1).any())
-    for ri, gi, di in _CANDIDATES + (_BATCH_CANDIDATES if batched else ()):
+    for ri, gi, di in cands:
         ro, go, do = RF_ORDERS[dataflow][ri], GLB_ORDERS[gi], DRAM_ORDERS[di]
         words, factors = _evaluate(
             ro, go, sizes, geom, su, temporal, rf_caps, glb_cap, fill_bits, do
@@ -552,7 +575,9 @@ def best_mapping(
             cost, tie = select.price(moved, word, acc_bits)
         if best is None:
             best, best_cost, best_tie = (
-                Mapping(words, np.full(shape, ri), np.full(shape, gi), np.full(shape, di), factors),
+                Mapping(
+                    words, np.full(shape, ri), np.full(shape, gi), np.full(shape, di), factors
+                ),
                 cost,
                 tie,
             )
@@ -571,4 +596,75 @@ def best_mapping(
             },
         )
     assert best is not None
-    return best
+    return dataclasses.replace(best, score=best_cost, tie=best_tie)
+
+
+def _best_priced(cands, dataflow, sizes, geom, su, temporal, rf_caps, glb_cap, fill_bits, word,  # noqa: ANN001, ANN202, PLR0913
+                 acc_bits, select, pick):  # fmt: skip
+    """:func:`best_mapping` with ``pick``: each candidate tiling is built once per tiling
+    column and priced on every priced column; the winner's index is kept per element and
+    its words and factors are gathered once at the end."""
+    word_p, acc_p = word[:, pick], acc_bits[:, pick]
+    all_words, all_factors = [], []
+    best_idx = best_cost = best_tie = None
+    for c, (ri, gi, di) in enumerate(cands):
+        ro, go, do = RF_ORDERS[dataflow][ri], GLB_ORDERS[gi], DRAM_ORDERS[di]
+        words, factors = _evaluate(
+            ro, go, sizes, geom, su, temporal, rf_caps, glb_cap, fill_bits, do
+        )
+        all_words.append(words)
+        all_factors.append(factors)
+        moved = {k: v[:, pick] for k, v in traffic(words, word, word, acc_bits).items()}
+        cost, tie = select.price(moved, word_p, acc_p)
+        if best_idx is None:
+            best_idx, best_cost, best_tie = np.zeros(cost.shape, dtype=np.int64), cost, tie
+            continue
+        better = (cost < best_cost) | ((cost == best_cost) & (tie < best_tie))
+        best_idx = np.where(better, c, best_idx)
+        best_cost = np.where(better, cost, best_cost)
+        best_tie = np.where(better, tie, best_tie)
+    assert best_idx is not None
+    return PricedCandidates(
+        cands, word.shape, all_words, all_factors, pick, best_idx, best_cost, best_tie
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class PricedCandidates:
+    """Every candidate's tiling per tiling column and, per priced column, the winner's index,
+    score and tie-break (:func:`best_mapping` with ``pick``). :meth:`mapping` gathers the
+    winners' words and factors only for the columns asked for."""
+
+    cands: tuple
+    shape: tuple[int, int]  # (L, tiling columns)
+    words: list[dict[str, np.ndarray]]
+    factors: list[dict[str, dict[str, np.ndarray]]]
+    pick: np.ndarray
+    best_idx: np.ndarray
+    score: np.ndarray
+    tie: np.ndarray
+
+    def mapping(self, cols: np.ndarray | None = None) -> Mapping:
+        """The winners at priced columns ``cols`` ((L, P), per layer; all when None)."""
+        n_layers = self.best_idx.shape[0]
+        rows = np.arange(n_layers)[:, None]
+        if cols is None:
+            cols = np.broadcast_to(np.arange(self.best_idx.shape[1])[None, :], self.best_idx.shape)
+        idx, tiles = self.best_idx[rows, cols], self.pick[cols]
+
+        def gather(arrays: list[np.ndarray]) -> np.ndarray:
+            return np.stack([np.broadcast_to(a, self.shape) for a in arrays])[idx, rows, tiles]
+
+        orders = np.array(self.cands)
+        return Mapping(
+            words={k: gather([w[k] for w in self.words]) for k in self.words[0]},
+            rf_order=orders[idx, 0],
+            glb_order=orders[idx, 1],
+            dram_order=orders[idx, 2],
+            factors={
+                lvl: {d: gather([f[lvl][d] for f in self.factors]) for d in DIMS}
+                for lvl in self.factors[0]
+            },
+            score=self.score[rows, cols],
+            tie=self.tie[rows, cols],
+        )

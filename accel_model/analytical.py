@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -81,7 +82,9 @@ __all__ = ["CostModel", "AnalyticalModel", "LayerMapping", "LEVELS", "MAPPER_MET
 # What the mapper minimises per layer: data-movement energy (the default; the evaluators
 # and every committed result use it), or, opt-in while issue #14 is open, the layer's
 # latency or energy-delay product as the model prices them.
-MAPPER_METRICS = ("energy", "latency", "edp")
+MAPPER_METRICS = ("energy", "latency", "edp", "balanced")
+# "balanced": the least energy among the candidates at most this much slower than the fastest
+BALANCED_SLACK = 0.02
 
 LEVELS = ("mac", "rf", "glb", "dram", "leakage")
 _PER_LAYER_KEYS = (
@@ -159,7 +162,11 @@ class AnalyticalModel(CostModel):
     version = "analytical-5"  # bump whenever labels change: trained evaluators key on it
 
     def __init__(
-        self, tech: Tech = DEFAULT_TECH, chunk: int = 8192, mapper_metric: str = "energy"
+        self,
+        tech: Tech = DEFAULT_TECH,
+        chunk: int = 8192,
+        mapper_metric: str = "energy",
+        nested_buffers: bool = False,
     ) -> None:
         if mapper_metric not in MAPPER_METRICS:
             raise ConfigError(
@@ -170,6 +177,14 @@ class AnalyticalModel(CostModel):
         self.mapper_metric = mapper_metric
         if mapper_metric != "energy":  # other labels: trained evaluators must not mix them
             self.version = f"{type(self).version}-mapper-{mapper_metric}"
+        if nested_buffers and mapper_metric == "energy":
+            raise ConfigError(
+                "nested_buffers needs a latency-aware mapper (mapper_metric 'latency', 'edp' "
+                "or 'balanced'): the data-movement-energy choice does not look at latency."
+            )
+        self.nested_buffers = bool(nested_buffers)
+        if nested_buffers:
+            self.version += "-nested"
 
     def evaluate(
         self,
@@ -203,7 +218,7 @@ class AnalyticalModel(CostModel):
         ab = _bits(la.a_bits if a_bits is None else a_bits, n_layers, m, "a_bits")
         # The mapper runs once per distinct tiling-relevant combination of the whole batch;
         # the per-design part then runs in blocks.
-        words, inverse = _words(la, batch, self.tech, self.mapper_metric)
+        words, inverse = _words(la, batch, self.tech, self.mapper_metric, self.nested_buffers)
         crs = (la.c * la.r * la.s).astype(np.float64)[:, None]
         uniform = wb.shape[1] == 1 and ab.shape[1] == 1
         if uniform:  # one bit-width per layer: price each distinct tiling once
@@ -230,7 +245,9 @@ class AnalyticalModel(CostModel):
         """
         la = workload.arrays()
         batch = AcceleratorBatch.from_accelerators([acc])
-        runs, _, _ = _mapper_runs(_sizes(la), _geometry(la), batch, self.tech, self.mapper_metric)
+        runs, _, _ = _mapper_runs(
+            _sizes(la), _geometry(la), batch, self.tech, self.mapper_metric, self.nested_buffers
+        )
         ((_, mp),) = runs
         d = DATAFLOWS.index(acc.dataflow)
         one = np.ones((1, 1))
@@ -456,6 +473,7 @@ def _mapper_runs(  # noqa: ANN202
     acc: AcceleratorBatch,
     tech: Tech,
     metric: str = "energy",
+    nested: bool = False,
 ):
     """Runs the mapper once per distinct (array, RF, GLB, dataflow, datapath) combination.
 
@@ -464,49 +482,147 @@ def _mapper_runs(  # noqa: ANN202
     into the distinct set, Mapping) per dataflow, the inverse index from designs to distinct
     combinations, and their number.
     """
-    key_cols = [acc.pe_rows, acc.pe_cols, acc.rf_bytes, acc.glb_kib, acc.dataflow, acc.mac_bits]
+    tiling_cols = [acc.pe_rows, acc.pe_cols, acc.rf_bytes, acc.glb_kib, acc.dataflow, acc.mac_bits]
+    key_cols = list(tiling_cols)
     if metric != "energy":  # latency-aware choices depend on the bandwidths too
         key_cols += [acc.glb_bits_per_cycle, acc.dram_bytes_per_cycle]
-    # One int64 code per design (mixed radix over each column's distinct values): a 1-D
-    # unique is much faster than a row-wise one.
-    code = np.zeros(len(acc), dtype=np.int64)
-    for col_ in key_cols:
-        values, idx = np.unique(np.asarray(col_), return_inverse=True)
-        # Re-compress after each column so the code never overflows.
-        _, code = np.unique(code * len(values) + idx.reshape(-1), return_inverse=True)
-        code = code.reshape(-1).astype(np.int64)
-    _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
+    _, first, inverse = np.unique(_codes(key_cols), return_index=True, return_inverse=True)
     sub = acc.take(first)
+    # The candidate tilings depend only on the tiling columns: build them once per distinct
+    # combination and price them for each bandwidth pair that uses it.
+    tiling_code = _codes([np.asarray(c)[first] for c in tiling_cols])
     runs = []
     for d in np.unique(sub.dataflow):
         sel = np.flatnonzero(sub.dataflow == d)
+        if nested:
+            first_pass = "latency" if metric == "balanced" else metric
+            mp = _nested_mapping(sizes, geom, sub, sel, int(d), tech, first_pass)
+            if metric == "balanced":
+                cap = mp.score * (1 + BALANCED_SLACK)
+                mp = _nested_mapping(sizes, geom, sub, sel, int(d), tech, "capped", cap)
+            runs.append((sel, mp))
+            continue
+        tiles, pick = sel, None
+        if metric != "energy":
+            _, rep, pick = np.unique(tiling_code[sel], return_index=True, return_inverse=True)
+            tiles, pick = sel[rep], pick.reshape(-1)
 
-        def row(x: np.ndarray, sel: np.ndarray = sel) -> np.ndarray:
-            return x[sel].astype(np.float64)[None, :]
+        def row(x: np.ndarray, cols: np.ndarray = tiles) -> np.ndarray:
+            return x[cols].astype(np.float64)[None, :]
 
         glb_pj = tech.rf_pj_per_bit(row(sub.glb_kib) * 1024.0) + tech.noc_pj_per_bit
         select = None
         if metric != "energy":
-            select = _selection(sizes, sub, sel, int(d), tech, metric)
-        runs.append(
-            (
-                sel,
-                best_mapping(
-                    sizes,
-                    geom,
-                    row(sub.pe_rows),
-                    row(sub.pe_cols),
-                    int(d),
-                    row(sub.rf_bytes) * 8,
-                    row(sub.glb_kib) * 8192.0,
-                    glb_pj,
-                    tech.dram_pj_per_bit,
-                    row(sub.mac_bits),
-                    select,
-                ),
-            )
+            first_pass = "latency" if metric == "balanced" else metric
+            select = _selection(sizes, sub, sel, int(d), tech, first_pass)
+        args = (
+            sizes,
+            geom,
+            row(sub.pe_rows),
+            row(sub.pe_cols),
+            int(d),
+            row(sub.rf_bytes) * 8,
+            row(sub.glb_kib) * 8192.0,
+            glb_pj,
+            tech.dram_pj_per_bit,
+            row(sub.mac_bits),
         )
+        mp = best_mapping(*args, select, pick)
+        if metric == "balanced":
+            assert select is not None and mp.score is not None
+            capped = dataclasses.replace(
+                select, metric="capped", cap=mp.score * (1 + BALANCED_SLACK)
+            )
+            mp = best_mapping(*args, capped, pick)
+        runs.append((sel, mp))
     return runs, inverse.reshape(-1), len(first)
+
+
+# The smallest buffers a nested mapper halves down to (the smallest of every design space).
+RF_FLOOR_BYTES, GLB_FLOOR_KIB = 16.0, 4.0
+
+
+def _halvings(capacity: np.ndarray, floor: float) -> int:
+    """How many times the largest ``capacity`` halves while it stays >= ``floor``, plus one."""
+    return int(np.floor(np.log2(np.maximum(capacity.max(), floor) / floor) + 1e-9)) + 1
+
+
+def _nested_mapping(  # noqa: ANN202
+    sizes: dict[str, np.ndarray],
+    geom: Geometry,
+    sub: AcceleratorBatch,
+    sel: np.ndarray,
+    d: int,
+    tech: Tech,
+    metric: str,
+    cap: np.ndarray | None = None,
+):
+    """The best mapping of each design ``sel`` among the candidate tilings of its own buffers
+    and of every halving of them (RF down to 16 B, GLB down to 4 KiB), all priced on the design
+    itself: a tiling that fits half a buffer runs in the whole one. Candidate sets nest, so
+    with buffers that double (every space's), one step up in a buffer never makes the chosen
+    candidate score worse; with ``metric`` "latency" the layer never gets slower."""
+    top = sub.take(sel)
+    n_rf, n_glb = _halvings(top.rf_bytes, RF_FLOOR_BYTES), _halvings(top.glb_kib, GLB_FLOOR_KIB)
+    members, e_pair, e_rf, e_glb = [], [], [], []
+    count = 0
+    for i, j in itertools.product(range(n_rf), range(n_glb)):
+        rf, glb = top.rf_bytes / 2.0**i, top.glb_kib / 2.0**j
+        ok = (rf >= RF_FLOOR_BYTES) | (i == 0)
+        ok &= (glb >= GLB_FLOOR_KIB) | (j == 0)
+        idx = np.flatnonzero(ok)
+        slot = np.full(len(sel), -1)
+        slot[idx] = count + np.arange(len(idx))
+        count += len(idx)
+        members.append(slot)
+        e_pair.append(idx)
+        e_rf.append(rf[idx])
+        e_glb.append(glb[idx])
+    pair, rf, glb = np.concatenate(e_pair), np.concatenate(e_rf), np.concatenate(e_glb)
+    code = _codes([top.pe_rows[pair], top.pe_cols[pair], rf, glb, top.mac_bits[pair]])
+    _, rep, pick = np.unique(code, return_index=True, return_inverse=True)
+
+    def row(x: np.ndarray) -> np.ndarray:
+        return x[rep].astype(np.float64)[None, :]
+
+    tile_pairs = pair[rep]
+    mp = best_mapping(
+        sizes,
+        geom,
+        top.pe_rows[tile_pairs].astype(np.float64)[None, :],
+        top.pe_cols[tile_pairs].astype(np.float64)[None, :],
+        d,
+        row(rf) * 8,
+        row(glb) * 8192.0,
+        tech.rf_pj_per_bit(row(glb) * 1024.0) + tech.noc_pj_per_bit,  # unused: select prices
+        tech.dram_pj_per_bit,
+        top.mac_bits[tile_pairs].astype(np.float64)[None, :],
+        _selection(sizes, sub, sel[pair], d, tech, metric, None if cap is None else cap[:, pair]),
+        pick.reshape(-1),
+        lazy=True,
+    )
+    own = members[0]  # the design's own buffers: always a member
+    best_col = np.broadcast_to(own, mp.score[:, own].shape)
+    best_s, best_t = mp.score[:, own], mp.tie[:, own]
+    for slot in members[1:]:
+        col = np.where(slot >= 0, slot, own)
+        s, t = mp.score[:, col], mp.tie[:, col]
+        better = (s < best_s) | ((s == best_s) & (t < best_t))
+        best_col = np.where(better, col, best_col)
+        best_s, best_t = np.where(better, s, best_s), np.where(better, t, best_t)
+    return mp.mapping(best_col)
+
+
+def _codes(columns: list[np.ndarray]) -> np.ndarray:
+    """One int64 code per design, equal exactly where every column is: mixed radix over each
+    column's distinct values (a 1-D unique is much faster than a row-wise one)."""
+    code = np.zeros(len(columns[0]), dtype=np.int64)
+    for col_ in columns:
+        values, idx = np.unique(np.asarray(col_), return_inverse=True)
+        # Re-compress after each column so the code never overflows.
+        _, code = np.unique(code * len(values) + idx.reshape(-1), return_inverse=True)
+        code = code.reshape(-1).astype(np.int64)
+    return code
 
 
 def _selection(  # noqa: ANN202
@@ -516,6 +632,7 @@ def _selection(  # noqa: ANN202
     d: int,
     tech: Tech,
     metric: str,
+    cap: np.ndarray | None = None,
 ):
     """What a latency-aware mapper needs to price a candidate tiling as the model will:
     the layers' compute cycles on each array (datapath-width operands, so one MAC per PE
@@ -537,11 +654,16 @@ def _selection(  # noqa: ANN202
         glb_sram_pj=tech.rf_pj_per_bit(row(sub.glb_kib) * 1024.0),
         rf_pj=tech.rf_pj_per_bit(row(sub.rf_bytes)),
         tech=tech,
+        cap=cap,
     )
 
 
 def _words(
-    la: LayerArrays, acc: AcceleratorBatch, tech: Tech, metric: str = "energy"
+    la: LayerArrays,
+    acc: AcceleratorBatch,
+    tech: Tech,
+    metric: str = "energy",
+    nested: bool = False,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The mapper's word counts (``_loopnest.WORD_KEYS``) per distinct combination, (L, U)
     each, and the index from designs to combinations."""
@@ -552,7 +674,12 @@ def _words(
     _, first_layer, layer_of = np.unique(shape_key, axis=0, return_index=True, return_inverse=True)
     layer_of = layer_of.reshape(-1)
     runs, inverse, n_unique = _mapper_runs(
-        {d: v[first_layer] for d, v in sizes.items()}, geom.take(first_layer), acc, tech, metric
+        {d: v[first_layer] for d, v in sizes.items()},
+        geom.take(first_layer),
+        acc,
+        tech,
+        metric,
+        nested,
     )
     out = {key: np.zeros((len(first_layer), n_unique)) for key in WORD_KEYS}
     for sel, mp in runs:

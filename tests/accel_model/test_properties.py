@@ -80,3 +80,64 @@ def test_the_latency_mapper_is_never_slower_per_layer() -> None:
     assert AnalyticalModel(mapper_metric="edp").version.endswith("-mapper-edp")
     with pytest.raises(ConfigError, match="mapper_metric must be one of"):
         AnalyticalModel(mapper_metric="area")
+
+
+NESTED = AnalyticalModel(mapper_metric="latency", nested_buffers=True)
+
+
+def test_the_nested_latency_mapper_fixes_the_known_buffer_cliff() -> None:
+    """With ``nested_buffers`` a design's candidates include every tiling of its buffers'
+    halvings, so the larger GLB of the first known counterexample is never slower."""
+    small = Accelerator(pe_rows=16, pe_cols=32, dataflow="ws", rf_bytes=512, glb_kib=32,
+                        glb_bits_per_cycle=128, dram_bytes_per_cycle=4, clock_hz=50e6)  # fmt: skip
+    large = dataclasses.replace(small, glb_kib=64)
+    wl = get_network("resnet20")
+    assert NESTED.report(wl, large).latency_cycles <= NESTED.report(wl, small).latency_cycles
+
+
+def test_buffer_steps_never_slow_a_layer_under_the_nested_latency_mapper() -> None:
+    """Per layer, not only per network: every RF or GLB step up of 120 seeded edge designs
+    (two networks, batch 1 and 2) keeps or lowers each layer's cycles, exactly."""
+    import numpy as np
+
+    from coexplore.accel_model import get_design_space
+    from coexplore.accel_model.design_space import PARAMETERS
+
+    space = get_design_space("edge")
+    base = space.sample_indices(120, 11)
+    checked = 0
+    for wl in (get_network("resnet20"), get_network("alexnet", batch=2)):
+        for param in ("rf_bytes", "glb_kib"):
+            j = PARAMETERS.index(param)
+            idx = base[base[:, j] < space.sizes[j] - 1]
+            up = idx.copy()
+            up[:, j] += 1
+            a = NESTED.evaluate(wl, space.batch(idx), per_layer=True)
+            b = NESTED.evaluate(wl, space.batch(up), per_layer=True)
+            ok = a.feasible & b.feasible
+            checked += int(ok.sum())
+            assert np.all(b.layers["cycles"][:, ok] <= a.layers["cycles"][:, ok])
+    assert checked > 200
+
+
+def test_the_nested_mapper_is_a_latency_mapper_option() -> None:
+    assert NESTED.version.endswith("-mapper-latency-nested")
+    with pytest.raises(ConfigError, match="nested_buffers needs a latency-aware mapper"):
+        AnalyticalModel(nested_buffers=True)
+
+
+def test_the_cost_model_bench_compares_every_mapper_variant() -> None:
+    from coexplore.accel_model.validation import render_markdown, run_cost_model_bench
+
+    res = run_cost_model_bench(speed_configs=2000, with_zigzag=False,
+                               property_networks=("resnet20",), property_designs=40)  # fmt: skip
+    assert list(res["mapper_metrics"]) == [
+        "energy", "latency", "edp", "edp+nested", "balanced+nested"
+    ]  # fmt: skip
+    text = render_markdown(res, "search bench cost-model --no-zigzag")
+    header = "| step | energy | latency | edp | edp+nested | balanced+nested |"
+    assert header in text
+    assert "| energy / default mapper's: median, p90, max | 1.000, 1.000, 1.00 |" in text
+    for p in res["mapper_metrics"]["balanced+nested"]["properties"]:
+        if p["step"].split()[0] in ("rf_bytes", "glb_kib", "glb_bits_per_cycle"):
+            assert p["worst_ratio"] <= 1.02 + 1e-9, p
