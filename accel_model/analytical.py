@@ -491,11 +491,12 @@ def _mapper_runs(  # noqa: ANN202
     # The candidate tilings depend only on the tiling columns: build them once per distinct
     # combination and price them for each bandwidth pair that uses it.
     tiling_code = _codes([np.asarray(c)[first] for c in tiling_cols])
+    # "balanced" first finds each layer's fastest candidate, then the cheapest near it
+    first_pass = "latency" if metric == "balanced" else metric
     runs = []
     for d in np.unique(sub.dataflow):
         sel = np.flatnonzero(sub.dataflow == d)
         if nested:
-            first_pass = "latency" if metric == "balanced" else metric
             mp = _nested_mapping(sizes, geom, sub, sel, int(d), tech, first_pass)
             if metric == "balanced":
                 cap = mp.score * (1 + BALANCED_SLACK)
@@ -513,7 +514,6 @@ def _mapper_runs(  # noqa: ANN202
         glb_pj = tech.rf_pj_per_bit(row(sub.glb_kib) * 1024.0) + tech.noc_pj_per_bit
         select = None
         if metric != "energy":
-            first_pass = "latency" if metric == "balanced" else metric
             select = _selection(sizes, sub, sel, int(d), tech, first_pass)
         args = (
             sizes,

@@ -270,17 +270,14 @@ MAPPER_VARIANTS = (
 
 
 def _against_energy(
-    model: AnalyticalModel, networks: tuple[str, ...], n: int, seed: int
+    model: AnalyticalModel, reference: dict[str, Any], accs: Any
 ) -> dict[str, float]:
-    """Whole-network energy and latency of ``model`` over those of the default (least
-    data-movement energy) mapper, on the sweep's seeded edge designs at 8 bits: what a
+    """Whole-network energy and latency of ``model`` over the default (least data-movement
+    energy) mapper's ``reference`` costs (network -> CostBatch on ``accs``, at 8 bits): what a
     latency-aware mapper costs in energy and buys in speed."""
-    space = get_design_space("edge")
-    accs = space.batch(space.sample_indices(n, seed + 2))
     energy, latency = [], []
-    for net in networks:
-        wl = get_network(net).with_bits(8)
-        ref, got = AnalyticalModel().evaluate(wl, accs), model.evaluate(wl, accs)
+    for net, ref in reference.items():
+        got = model.evaluate(get_network(net).with_bits(8), accs)
         ok = ref.feasible & got.feasible
         energy.append(got.energy_pj[ok] / ref.energy_pj[ok])
         latency.append(got.latency_cycles[ok] / ref.latency_cycles[ok])
@@ -430,12 +427,14 @@ def run_cost_model_bench(
     out["mapper_metrics"] = {
         "energy": {"properties": out["properties"], "evals_per_s": out["speed"]["evals_per_s"]}
     }
-    # "+nested": the candidates of every halving of the buffers join (a tiling that fits
-    # half a buffer runs in the whole one)
-    out["mapper_metrics"]["energy"]["against_energy"] = _against_energy(
-        AnalyticalModel(), property_networks, property_designs, seed
-    )
+    # each variant's energy and latency against the default's, on the sweep's seeded designs
+    space = get_design_space("edge")
+    accs = space.batch(space.sample_indices(property_designs, seed + 2))
+    reference = {n: model.evaluate(get_network(n).with_bits(8), accs) for n in property_networks}
+    out["mapper_metrics"]["energy"]["against_energy"] = _against_energy(model, reference, accs)
     for m, nested in MAPPER_VARIANTS:
+        # "+nested": the candidates of every halving of the buffers join (a tiling that fits
+        # half a buffer runs in the whole one)
         name = m + ("+nested" if nested else "")
         variant = AnalyticalModel(mapper_metric=m, nested_buffers=nested)
         out["mapper_metrics"][name] = {
@@ -443,9 +442,7 @@ def run_cost_model_bench(
                 property_networks, property_designs, seed, mapper_metric=m, nested_buffers=nested
             ),
             "evals_per_s": _speed(variant, speed_configs // 10, seed)["evals_per_s"],
-            "against_energy": _against_energy(
-                variant, property_networks, property_designs, seed
-            ),
+            "against_energy": _against_energy(variant, reference, accs),
         }
     out["eyeriss"] = _eyeriss()
     out["scalesim"] = _scalesim()
