@@ -539,15 +539,13 @@ class ZigZagModel:
             wl, mp, _ = self._workload_and_mapping(acc, layer, None, None)
             found = self._run(accelerator, wl, mp, metric)
             ours: dict[str, Any] = {}
-            if mapping is not None:
-                wl, mp, exact = self._workload_and_mapping(acc, layer, None, mapping)
-                if exact:
-                    cme = self._run(accelerator, wl, mp, metric)
-                    ours = {
-                        "ours_latency_cycles": float(cme.latency_total2),
-                        "ours_energy_pj": float(cme.energy_total),
-                        "ours_exact": True,
-                    }
+            priced = None if mapping is None else self._price(accelerator, acc, layer, mapping)
+            if priced is not None:
+                ours = {
+                    "ours_latency_cycles": priced[0],
+                    "ours_energy_pj": priced[1],
+                    "ours_exact": True,
+                }
             return ZigZagSearchResult(
                 name=layer.name, metric=metric, ok=True,
                 latency_cycles=float(found.latency_total2), energy_pj=float(found.energy_total),
@@ -560,6 +558,33 @@ class ZigZagModel:
             )
         finally:
             logging.disable(previous)
+
+    def price_mapping(
+        self, layer: Layer, acc: Accelerator, mapping: LayerMapping
+    ) -> tuple[float, float] | None:
+        """ZigZag's (latency cycles, energy pJ) for the analytical model's tiling of one
+        layer, or None where ZigZag cannot take that tiling unchanged (or refuses the layer):
+        the same pricing :meth:`search_layer` puts beside its search, for another mapper's
+        tiling without searching again."""
+        _refuse_bitfusion(acc)
+        previous = logging.root.manager.disable
+        logging.disable(logging.CRITICAL)
+        try:
+            return self._price(self._accelerator(acc, layer), acc, layer, mapping)
+        except Exception as exc:  # noqa: BLE001 - a reference-tool failure is data
+            log.debug("ZigZag pricing failed on %s: %s", layer.name, exc)
+            return None
+        finally:
+            logging.disable(previous)
+
+    def _price(
+        self, accelerator: Any, acc: Accelerator, layer: Layer, mapping: LayerMapping
+    ) -> tuple[float, float] | None:
+        wl, mp, exact = self._workload_and_mapping(acc, layer, None, mapping)
+        if not exact:
+            return None
+        cme = self._run(accelerator, wl, mp)
+        return float(cme.latency_total2), float(cme.energy_total)
 
     def evaluate(
         self, workload: Workload, acc: Accelerator, mappings: list[LayerMapping] | None = None

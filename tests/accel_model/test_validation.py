@@ -25,10 +25,14 @@ def test_reference_counts_what_it_compared_and_reports_measured_ratios(monkeypat
     assert ref["distinct_layers"] == 2  # layers 1 and 2 share a shape
     assert ref["compared"] + ref["failed"] == 3
     assert ref["layers_total"] == 3 * ref["compared"]
-    assert 0 <= ref["layers_exact"] <= ref["layers_total"]
-    if ref["layers_exact"]:
-        assert ref["median_ratio"] > 0 and 0 <= ref["share_within_10pct"] <= 1
-    else:
-        assert math.isnan(ref["median_ratio"])
+    assert set(ref["mappers"]) == {"energy", "edp"}  # the default and the proposed one
     text = "\n".join(_reference_lines([ref]))
-    assert f"{ref['layers_exact']} of {ref['layers_total']}" in text
+    for name, m in ref["mappers"].items():
+        assert 0 <= m["layers_exact"] <= ref["layers_total"]
+        if m["layers_exact"]:
+            assert m["median_ratio"] > 0 and 0 <= m["share_within_10pct"] <= 1
+        else:
+            assert math.isnan(m["median_ratio"])
+        assert f"| {m['layers_exact']} of {ref['layers_total']} |" in text
+        assert f"| {name}" in text
+

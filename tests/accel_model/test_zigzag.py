@@ -117,9 +117,31 @@ def test_zigzags_own_search_is_an_independent_reference() -> None:
     assert by_edp.ok and by_lat.ok, (by_edp.error, by_lat.error)
     assert by_lat.latency_cycles <= by_edp.latency_cycles
     assert by_edp.edp > 0 and by_edp.metric == "edp"
+    # pricing the tiling alone (as the bench does for a second mapper) gives the same figures
+    priced = zz.price_mapping(layer, acc, mapping)
     if by_edp.ours_exact:
         assert by_edp.ours_edp > 0
+        assert priced == (by_edp.ours_latency_cycles, by_edp.ours_energy_pj)
     else:
         assert by_edp.ours_latency_cycles != by_edp.ours_latency_cycles  # NaN: not compared
+        assert priced is None
     with pytest.raises(ConfigError, match="metric"):
         zz.search_layer(layer, acc, metric="area")
+
+
+def test_price_mapping_prices_exactly_the_tiling_evaluate_layer_prices() -> None:
+    """A tiling ZigZag takes unchanged is priced alone as ``evaluate_layer`` prices it; one it
+    would have to round is refused (None), never priced as a different tiling."""
+    wl = get_network("resnet20")
+    acc = Accelerator(pe_rows=8, pe_cols=8, rf_bytes=64, glb_kib=32, dataflow="ws")
+    maps = AnalyticalModel().mappings(wl, acc)
+    zz = ZigZagModel()
+    for i in (3, 7):  # layer 3's tiling has a ceil split there, layer 7's does not
+        res = zz.evaluate_layer(wl.layers[i], acc, maps[i])
+        priced = zz.price_mapping(wl.layers[i], acc, maps[i])
+        assert res.ok
+        if res.mapping_exact:
+            assert priced == (res.mapping_latency_cycles, res.mapping_energy_pj)
+        else:
+            assert priced is None
+    assert zz.price_mapping(wl.layers[7], acc, maps[7]) is not None
