@@ -70,6 +70,20 @@ InputShapeOpt = Annotated[
                  "the concrete shape of an ONNX graph's symbolic input."),  # fmt: skip
 ]
 
+MapperOpt = Annotated[
+    str,
+    typer.Option(help="What the mapper minimises per layer: energy (data movement; the "
+                 "default, the evaluators' labels), latency, edp, or balanced (the least "
+                 "energy within 2 % of the fastest tiling)."),  # fmt: skip
+]
+NestedBuffersOpt = Annotated[
+    bool,
+    typer.Option(help="Also try the tilings of every halving of the register file and the "
+                 "global buffer (a larger buffer then never slows a layer under the latency "
+                 "mapper); needs --mapper latency, edp or balanced; several times "
+                 "slower."),  # fmt: skip
+]
+
 
 def network_ref(network: str, model: str | None) -> str:
     """--model wins over --network; a --model that is not package.module:factory is exit 2."""

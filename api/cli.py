@@ -23,7 +23,9 @@ from coexplore.api._common import (
     InputShapeOpt,
     JsonOpt,
     LatencyOpt,
+    MapperOpt,
     ModelOpt,
+    NestedBuffersOpt,
     NetworkOpt,
     OutOpt,
     PowerOpt,
@@ -356,6 +358,8 @@ def sweep(
     ] = "8",
     batch: Annotated[int, typer.Option(min=1, max=1024, help="Images per inference call.")] = 1,
     top: Annotated[int, typer.Option(min=1, help="Rows of the Pareto table to print.")] = 15,
+    mapper: MapperOpt = "energy",
+    nested_buffers: NestedBuffersOpt = False,
     out: OutOpt = DEFAULT_RUNS,
     as_json: JsonOpt = False,
 ) -> None:
@@ -377,6 +381,8 @@ def sweep(
         bits=parse_ints(bits, "--bits", "8 or 4,8"),
         batch=batch,
         constraints=constraints(fps, latency_ms, area_mm2, energy_uj, power_mw),
+        mapper=mapper,
+        nested_buffers=nested_buffers,
     )
     done = execute(spec, out, as_json)
     if done is None:
@@ -445,6 +451,8 @@ def cost(
     bits: Annotated[int, typer.Option(min=2, max=16, help="Uniform weight/activation bits.")] = 8,
     batch: Annotated[int, typer.Option(min=1, max=1024)] = 1,
     eyeriss: Annotated[bool, typer.Option(help="Use the Eyeriss v1 configuration.")] = False,
+    mapper: MapperOpt = "energy",
+    nested_buffers: NestedBuffersOpt = False,
     zigzag: Annotated[
         bool,
         typer.Option(
@@ -462,6 +470,13 @@ def cost(
     --model mypkg.nets:build --input-shape 1,3,224,224
     """
     ref = network_ref(network, model)
+    from coexplore.accel_model import AnalyticalModel
+    from coexplore.errors import ConfigError
+
+    try:  # a bad --mapper fails before anything is loaded or priced
+        cost_model = AnalyticalModel(mapper_metric=mapper, nested_buffers=nested_buffers)
+    except ConfigError as exc:
+        raise fail(str(exc).replace("mapper_metric", "--mapper"), 2) from None
     if zigzag:
         from coexplore.accel_model.zigzag_adapter import zigzag_available
 
@@ -473,7 +488,7 @@ def cost(
                 f"got {mac_mode!r}.",
                 2,
             )
-    from coexplore.accel_model import Accelerator, AnalyticalModel
+    from coexplore.accel_model import Accelerator
     from coexplore.accel_model import eyeriss as eyeriss_config
     from coexplore.accel_model.user_workloads import load_workload
 
@@ -493,7 +508,7 @@ def cost(
             mac_mode=mac_mode,
             mac_bits=mac_bits,
         )
-    model = AnalyticalModel()
+    model = cost_model
     wl = load_workload(ref, input_shape, batch=batch).with_bits(bits)
     rep = model.report(wl, acc)
     zz = None

@@ -95,7 +95,7 @@ def run_hardware_search(
     t0 = time.perf_counter()
     workload = load_workload(spec.network, spec.input_shape or None, batch=spec.batch)
     space = get_design_space(spec.accel_space)
-    model = AnalyticalModel()
+    model = AnalyticalModel(mapper_metric=spec.mapper, nested_buffers=spec.nested_buffers)
     indices = space.all_indices()
     total = len(indices) * len(spec.bits)
     keep_idx, keep_bits, keep_cols = [], [], []

@@ -22,6 +22,7 @@ import dataclasses
 from pathlib import Path
 
 from coexplore.accel_model import DESIGN_SPACES, network_names
+from coexplore.accel_model.analytical import MAPPER_METRICS
 from coexplore.accel_model.user_workloads import (
     USER_WORKLOAD_SUFFIXES,
     is_factory_ref,
@@ -88,6 +89,10 @@ class HardwareSweepSpec(RunSpec):
         bits: Uniform weight/activation bit-widths to try.
         batch: Images per inference call.
         constraints: Hard bounds every kept design meets.
+        mapper: What the cost model's mapper minimises per layer (``energy``, the default
+            and the evaluators' labels; ``latency``, ``edp``, ``balanced``).
+        nested_buffers: Also try the tilings of every halving of the buffers (needs a
+            latency-aware ``mapper``).
 
     Example:
         >>> HardwareSweepSpec(constraints=Constraints(fps_min=30)).label
@@ -102,9 +107,15 @@ class HardwareSweepSpec(RunSpec):
     bits: tuple[int, ...] = (8,)
     batch: int = 1
     constraints: Constraints = dataclasses.field(default_factory=Constraints)
+    mapper: str = "energy"
+    nested_buffers: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_choice("mapper", self.mapper, MAPPER_METRICS)
+        if self.nested_buffers and self.mapper == "energy":
+            raise ConfigError("`nested_buffers` needs a latency-aware `mapper` (latency, edp "
+                              "or balanced), but got mapper 'energy'.")  # fmt: skip
         if not (self.network.lower().endswith(USER_WORKLOAD_SUFFIXES)
                 or is_factory_ref(self.network)):  # fmt: skip
             _check_name("network", self.network, network_names(), "See `search networks`, or "

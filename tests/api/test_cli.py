@@ -52,6 +52,10 @@ def test_user_mistakes_exit_2_without_traceback(tmp_path: Path) -> None:
         (["sweep", "--accel-space", "huge"], "unknown accelerator space"),
         (["cost", "--pe", "12by14"], "ROWSxCOLS"),
         (["cost", "--dataflow", "xs"], "dataflow"),
+        (["cost", "--mapper", "speed"], "--mapper must be one of energy, latency, edp"),
+        (["cost", "--nested-buffers"], "latency-aware mapper"),
+        (["sweep", "--mapper", "speed"], "`mapper` must be one of"),
+        (["sweep", "--nested-buffers"], "latency-aware `mapper`"),
     ):
         res = runner.invoke(app, [*args, "--out", str(tmp_path)] if args[0] == "sweep" else args)
         assert res.exit_code == 2, (args, res.output)
@@ -87,6 +91,22 @@ def test_cost_reports_breakdowns() -> None:
     assert set(rep["energy_by_level_pj"]) == {"mac", "rf", "glb", "dram", "leakage"}
     total = sum(rep["energy_by_level_pj"].values())
     assert abs(total / rep["energy_pj"] - 1) < 1e-9
+
+
+def test_cost_prices_with_the_chosen_mapper() -> None:
+    """--mapper latency never gives a slower layer than the default mapper on the same
+    design (it picks from the same candidate tilings by latency), and says nothing else."""
+    args = ["cost", "--network", "alexnet", "--pe", "16x32", "--dataflow", "os", "--glb-kib",
+            "64", "--glb-bw-bits", "128", "--json"]  # fmt: skip
+    by = {}
+    for mapper in ("energy", "latency"):
+        res = runner.invoke(app, [*args, "--mapper", mapper])
+        assert res.exit_code == 0, res.output
+        by[mapper] = json.loads(res.output)
+    pairs = zip(by["latency"]["layers"], by["energy"]["layers"], strict=True)
+    assert all(fast["latency_cycles"] <= slow["latency_cycles"] * (1 + 1e-9)
+               for fast, slow in pairs)  # fmt: skip
+    assert by["latency"]["latency_cycles"] < by["energy"]["latency_cycles"]
 
 
 def test_cost_with_zigzag_puts_its_latency_split_beside_ours() -> None:

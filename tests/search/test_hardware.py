@@ -35,6 +35,22 @@ def test_search_returns_feasible_non_dominated_designs() -> None:
     assert rep.fps == pytest.approx(d.fps) and rep.energy_uj == pytest.approx(d.energy_uj)
 
 
+def test_the_sweep_prices_with_the_spec_mapper() -> None:
+    """A sweep with ``mapper="edp"`` keeps designs whose figures are the EDP mapper's; the
+    spec round-trips with it and refuses nested buffers under the energy mapper."""
+    spec = HardwareSweepSpec(accel_space="tiny", constraints=Constraints(fps_min=200),
+                             mapper="edp")  # fmt: skip
+    assert HardwareSweepSpec.from_json(spec.to_json()) == spec
+    d = run_hardware_search(spec).pareto[0]
+    wl = get_network("resnet20").with_bits(d.w_bits)
+    rep = AnalyticalModel(mapper_metric="edp").report(wl, d.accelerator)
+    assert rep.fps == pytest.approx(d.fps) and rep.energy_uj == pytest.approx(d.energy_uj)
+    with pytest.raises(ConfigError, match="nested_buffers"):
+        HardwareSweepSpec(nested_buffers=True)
+    with pytest.raises(ConfigError, match="mapper"):
+        HardwareSweepSpec(mapper="speed")
+
+
 def test_unmeetable_bounds_name_the_closest_design() -> None:
     spec = HardwareSweepSpec(accel_space="tiny", constraints=Constraints(fps_min=1e6))
     with pytest.raises(InfeasibleDesignError, match=r"Closest: .* short of 1e\+06"):
