@@ -72,9 +72,10 @@ InputShapeOpt = Annotated[
 
 MapperOpt = Annotated[
     str,
-    typer.Option(help="What the mapper minimises per layer: energy (data movement; the "
-                 "default, the evaluators' labels), latency, edp, or balanced (the least "
-                 "energy within 2 % of the fastest tiling)."),  # fmt: skip
+    typer.Option(help="What the cost model's mapper minimises per layer: energy (data "
+                 "movement; the default), latency, edp, or balanced (the least energy within "
+                 "2 % of the fastest tiling). A co-search trains and caches one evaluator "
+                 "per mapper."),  # fmt: skip
 ]
 NestedBuffersOpt = Annotated[
     bool,

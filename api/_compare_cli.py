@@ -18,6 +18,7 @@ from coexplore.api._common import (
     FpsOpt,
     JsonOpt,
     LatencyOpt,
+    MapperOpt,
     OutOpt,
     PowerOpt,
     constraints,
@@ -186,6 +187,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         study_storage: Annotated[
             str | None, typer.Option(help="SQLAlchemy URL of optuna-nsga2's study database.")
         ] = None,
+        mapper: MapperOpt = "energy",
         out: OutOpt = DEFAULT_RUNS,
         as_json: JsonOpt = False,
     ) -> None:
@@ -202,7 +204,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             constraints=constraints(fps, latency_ms, area_mm2, energy_uj, power_mw),
             objective=objective, cost_weight=cost_weight, steps=steps,
             warmup_steps=min(100, steps // 3), trials=trials, study_storage=study_storage,
-            quantize=False,
+            quantize=False, mapper=mapper,
         )  # fmt: skip
         names = tuple(s.strip() for s in strategies.split(",") if s.strip())
         spec = CompareSpec(problem=problem, strategies=names, seeds=seeds)

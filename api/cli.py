@@ -142,6 +142,7 @@ def run(
                      "that meets the bounds, also the least sensitive bits at no more energy "
                      "(an exact knapsack). On by default."),  # fmt: skip
     ] = None,
+    mapper: MapperOpt = "energy",
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     seed: Annotated[int, typer.Option(min=0, help="Seed.")] = 0,
     max_seconds: Annotated[
@@ -182,7 +183,7 @@ def run(
             sweep=() if lambda_sweep is None else parse_floats(lambda_sweep, "--sweep",
                                                                 "0.005,0.2"),
             images=quant_images, synthetic_steps=quant_synthetic_steps, recon_iters=quant_iters,
-            seed=seed, budgeted=budgeted is not False,
+            seed=seed, budgeted=budgeted is not False, mapper=mapper,
             **({} if steps is None else {"steps": steps}),
         )  # fmt: skip
         done = execute(df, out, as_json)
@@ -209,6 +210,7 @@ def run(
         quant_synthetic_steps=quant_synthetic_steps,
         quant_iters=quant_iters,
         max_seconds=max_seconds,
+        mapper=mapper,
         device=device,
         seed=seed,
     )
@@ -694,6 +696,7 @@ def bench_evaluator(
     pairs: Annotated[
         int, typer.Option(min=10, help="(architecture, bits) pairs for the generator.")
     ] = 500,
+    mapper: MapperOpt = "energy",
     out: Annotated[Path, typer.Option(help="Markdown table to write.")] = Path(
         "results/evaluator.md"
     ),
@@ -707,11 +710,11 @@ def bench_evaluator(
 
     with ProgressView(as_json) as view:
         res = guard(run_evaluator_bench)(
-            space, samples, seed, networks=networks, pairs=pairs, progress=view
+            space, samples, seed, networks=networks, pairs=pairs, mapper=mapper, progress=view
         )
     command = f"search bench evaluator --space {space} --samples {samples} --seed {seed}" + (
         f" --pairs {pairs}" if networks else " --no-networks"
-    )
+    ) + ("" if mapper == "energy" else f" --mapper {mapper} --out {out}")
     text = render_evaluator_markdown(res, command)
     atomic_write(out, text)
     typer.echo(json.dumps(res, indent=2, default=float) if as_json else text)
@@ -821,6 +824,7 @@ def evaluator_train(
     area_mm2: AreaOpt = None,
     energy_uj: EnergyOpt = None,
     power_mw: PowerOpt = None,
+    mapper: MapperOpt = "energy",
     seed: Annotated[int, typer.Option(min=0, help="Seed.")] = 0,
     out: OutOpt = DEFAULT_RUNS,
     as_json: JsonOpt = False,
@@ -837,6 +841,7 @@ def evaluator_train(
         train_steps=train_steps,
         generator_steps=generator_steps,
         max_seconds=max_seconds,
+        mapper=mapper,
         seed=seed,
     )
     done = execute(spec, out, as_json)

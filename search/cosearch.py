@@ -31,6 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from coexplore.accel_model import AnalyticalModel
 from coexplore.errors import ConfigError, InfeasibleDesignError
 from coexplore.progress import ProgressFn, emit
 from coexplore.quant.evaluate import resolve_device
@@ -116,7 +117,10 @@ class _Dance(SearchStrategy):
         # an additive mask on the bit logits (as skip_mask for the operators)
         self.bit_mask = torch.tensor(np.where(self.bits_allowed, 0.0, -1e9),
                                      dtype=torch.float32, device=self.device)  # fmt: skip
-        self.nets = cost_nets(self.space, spec.constraints, spec.objective, progress)
+        self.model = AnalyticalModel(mapper_metric=spec.mapper)
+        self.nets = cost_nets(
+            self.space, spec.constraints, spec.objective, progress, model=self.model
+        )
         self.nets.to(self.device)
         dev = self.device
         self.train = _tensors(self.task.x_train, self.task.y_train, dev)
@@ -266,7 +270,7 @@ class _Dance(SearchStrategy):
         raw_feasible = False
         for rank, cand in enumerate(self._candidates(lp_ops, lp_bits), start=1):
             hw = self.nets.generator.generate(np.array([cand.ops]), np.array([cand.bits]))[0]
-            got = verify(sp, cand, hw, spec.constraints, spec.objective, rank)
+            got = verify(sp, cand, hw, spec.constraints, spec.objective, rank, self.model)
             if isinstance(got, Winner):
                 got = dataclasses.replace(got, predicted=self._predict(cand.ops, cand.bits))
                 winners.append(got)
@@ -546,7 +550,8 @@ class RandomSearch(_Dance):
             seen.add(key)
             cand = Candidate(*key, 0.0)
             hw = self.nets.generator.generate(np.array([cand.ops]), np.array([cand.bits]))[0]
-            if isinstance(verify(sp, cand, hw, spec.constraints, spec.objective, 0), Winner):
+            got = verify(sp, cand, hw, spec.constraints, spec.objective, 0, self.model)
+            if isinstance(got, Winner):
                 scored.append((self._accuracy(self.val, cand.ops, cand.bits, True), cand))
         scored.sort(key=lambda t: -t[0])
         if not scored:  # nothing feasible: the first draw, so the run ends with its miss

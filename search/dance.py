@@ -91,28 +91,31 @@ def cost_nets(
     objective: str = "edp",
     progress: ProgressFn | None = None,
     cache_dir: str | Path | None = None,
+    model: AnalyticalModel | None = None,
 ) -> CostNets:
     """The evaluator and generator of ``space``: loaded from the cache, or trained and cached.
 
     The evaluator's cache key is the space (its name and a hash of its definition) and the
-    cost model's identity (name, version, technology), so a changed space or cost model
-    retrains instead of reusing stale predictions. The generator is trained for the run's
-    objective and bounds (hinge penalties, as DANCE's generator takes them): a generator
-    trained for EDP alone proposes the largest, fastest accelerators, whatever an area or
-    power bound says. It is cached beside the evaluator, per (objective, bounds).
+    cost model's identity (name, version -- which names a non-default mapper -- technology),
+    so a changed space or cost model retrains instead of reusing stale predictions. The
+    generator is trained for the run's objective and bounds (hinge penalties, as DANCE's
+    generator takes them): a generator trained for EDP alone proposes the largest, fastest
+    accelerators, whatever an area or power bound says. It is cached beside the evaluator,
+    per (objective, bounds).
     """
     constraints = constraints or Constraints()
-    ident = model_identity(AnalyticalModel())
+    model = model or AnalyticalModel()
+    ident = model_identity(model)
     root = Path(cache_dir or default_cache_dir()) / "evaluators"
     ev_key = _key(space.name, space.fingerprint(), ident, ONDEMAND_EVALUATOR.to_dict())
     folder = root / f"{space.name}-{ev_key}"
     if (folder / "evaluator.json").is_file():
-        ev, _ = load_evaluator(folder, space=space.name)
+        ev, _ = load_evaluator(folder, space=space.name, model=model)
         ev_cached = True
         emit(progress, "evaluator", 1, 1, f"cached evaluator for {space.name}")
     else:
-        ev, metrics = train_evaluator(space, ONDEMAND_EVALUATOR, progress=progress)
-        _publish(folder, lambda tmp: save_evaluator(ev, tmp, ONDEMAND_EVALUATOR, metrics))
+        ev, metrics = train_evaluator(space, ONDEMAND_EVALUATOR, model=model, progress=progress)
+        _publish(folder, lambda tmp: save_evaluator(ev, tmp, ONDEMAND_EVALUATOR, metrics, model))
         ev_cached = False
     gcfg = dataclasses.replace(
         ONDEMAND_GENERATOR, objective=objective, constraints=constraints.tightened(GEN_MARGIN)

@@ -218,7 +218,7 @@ class DataFreeSearch(SearchStrategy):
             idx = self.hw_space.sample_indices(TABLE_ACCELERATORS, spec.seed)
         self.table_idx = idx
         accs = self.hw_space.batch(idx)
-        model = AnalyticalModel()
+        self.model = model = AnalyticalModel(mapper_metric=spec.mapper)
         n_l = len(self.names)
         cyc, en, ok = [], [], []
         for b in self.bits:
@@ -352,7 +352,7 @@ class DataFreeSearch(SearchStrategy):
             from coexplore.accel_model import Accelerator
 
             acc = Accelerator.from_dict(on)
-            costs = AnalyticalModel().evaluate(self.workload, [acc], w_bits=w, a_bits=a)
+            costs = self.model.evaluate(self.workload, [acc], w_bits=w, a_bits=a)
             if spec.constraints.violation(costs)[0] == 0:
                 values = {k: float(v[0]) for k, v in cost_metrics(costs).items()}
                 return {"feasible": True, "accelerator": acc.describe(),
@@ -360,7 +360,7 @@ class DataFreeSearch(SearchStrategy):
                         "slack": spec.constraints.slack(values),
                         "feasible_accelerators": 1}  # fmt: skip
         accs = self.hw_space.batch(self.hw_space.all_indices())
-        costs = AnalyticalModel().evaluate(self.workload, accs, w_bits=w, a_bits=a)
+        costs = self.model.evaluate(self.workload, accs, w_bits=w, a_bits=a)
         viol = spec.constraints.violation(costs)
         m = cost_metrics(costs)
         ok = viol == 0
@@ -385,7 +385,7 @@ class DataFreeSearch(SearchStrategy):
         from coexplore.accel_model import Accelerator
 
         acc = [Accelerator.from_dict(u["accelerator_config"])]
-        model, n_l = AnalyticalModel(), len(self.names)
+        model, n_l = self.model, len(self.names)
         en = []
         for b in self.bits:
             a = np.full(n_l, b)

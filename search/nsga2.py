@@ -31,7 +31,6 @@ from typing import Any
 
 import numpy as np
 
-from coexplore.accel_model import AnalyticalModel
 from coexplore.accel_model.design_space import PARAMETERS
 from coexplore.errors import ConfigError
 from coexplore.progress import ProgressFn, emit
@@ -135,7 +134,7 @@ class OptunaNSGA2(_Dance):
             "storage": url, "name": name, "trials": spec.trials, "population": population,
             "dashboard": f"optuna-dashboard {url}",
         }  # fmt: skip
-        model = AnalyticalModel()
+        model = self.model
         hw_choices = sp.hardware.choices
         acc_cache: dict[tuple[tuple[int, ...], tuple[int, ...]], float] = {}
         allowed = [

@@ -89,7 +89,8 @@ class Sequential(_Dance):
             emit(progress, "bits", done[0], bits_budget, "bit-widths for the chosen network")
             cand = Candidate(ops, bits, 0.0)
             hw = self.nets.generator.generate(np.array([cand.ops]), np.array([cand.bits]))[0]
-            if not isinstance(verify(sp, cand, hw, spec.constraints, spec.objective, 0), Winner):
+            got = verify(sp, cand, hw, spec.constraints, spec.objective, 0, self.model)
+            if not isinstance(got, Winner):
                 return None  # no accelerator of the space meets the bounds
             return self._accuracy(self.val, ops, bits, True)
 

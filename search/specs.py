@@ -172,6 +172,9 @@ class CoSearchSpec(RunSpec):
             and data-aware fake quantization; ``search bench handoff``).
         quant_images, quant_synthetic_steps, quant_iters: The hand-off's budget per winner:
             synthetic images, optimisation steps making them, reconstruction steps per unit.
+        mapper: What the cost model's mapper minimises per layer, for the evaluator's labels
+            and the winners' verification alike (``energy``, the default; ``latency``,
+            ``edp``, ``balanced``). Each mapper has its own cached evaluator.
         device: ``auto``, ``cpu`` or ``cuda``.
         seed: Seed of data splits, initialisation and sampling.
     """
@@ -203,6 +206,7 @@ class CoSearchSpec(RunSpec):
     quant_synthetic_steps: int = 100
     quant_iters: int = 100
     quant_compare_w8: bool = False
+    mapper: str = "energy"
     device: str = "auto"
     seed: int = 0
 
@@ -210,6 +214,7 @@ class CoSearchSpec(RunSpec):
         super().__post_init__()
         _check_name("joint space", self.space, SPACES.names(), "See `search spaces`.")
         _check_name("task", self.task, TASKS.names(), "")
+        check_choice("mapper", self.mapper, MAPPER_METRICS)
         check_choice("objective", self.objective, OBJECTIVES)
         check_choice("device", self.device, ("auto", "cpu", "cuda"))
         check_range("cost_weight", self.cost_weight, 0.0, 1e6)
@@ -273,7 +278,7 @@ class DataFreeSpec(RunSpec):
             images (also the sensitivity set), steps making them, reconstruction steps per
             unit.
         cache_dir: Where synthetic sets are cached (per teacher).
-        device, seed: As for the co-search.
+        mapper, device, seed: As for the co-search.
     """
 
     kind = "data-free"
@@ -295,12 +300,14 @@ class DataFreeSpec(RunSpec):
     synthetic_steps: int = 100
     recon_iters: int = 100
     cache_dir: str | None = None
+    mapper: str = "energy"
     device: str = "auto"
     seed: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_name("accelerator space", self.accel_space, DESIGN_SPACES.names(), "")
+        check_choice("mapper", self.mapper, MAPPER_METRICS)
         check_bits_options("bits", self.bits)
         for b in self.uniform:
             check_range("uniform bit-width", b, 2, 8)
@@ -367,6 +374,8 @@ class EvaluatorSpec(RunSpec):
         train_steps: Evaluator optimiser steps.
         generator_steps: Generator optimiser steps.
         max_seconds: Optional wall-clock cap on each training (0 = none).
+        mapper: What the labelling cost model's mapper minimises per layer (``energy``, the
+            default; ``latency``, ``edp``, ``balanced``).
         seed: Seed.
     """
 
@@ -379,12 +388,14 @@ class EvaluatorSpec(RunSpec):
     train_steps: int = 9600
     generator_steps: int = 2200
     max_seconds: float = 0.0
+    mapper: str = "energy"
     seed: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_name("joint space", self.space, SPACES.names(), "See `search spaces`.")
         check_choice("objective", self.objective, OBJECTIVES)
+        check_choice("mapper", self.mapper, MAPPER_METRICS)
         check_range("samples", self.samples, 100, 10_000_000)
         check_range("train_steps", self.train_steps, 1, 100_000_000)
         check_range("generator_steps", self.generator_steps, 1, 100_000_000)

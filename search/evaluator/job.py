@@ -3,6 +3,7 @@ as run artefacts (``evaluator.pt/json``, ``generator.pt/json``)."""
 
 from __future__ import annotations
 
+from coexplore.accel_model import AnalyticalModel
 from coexplore.progress import ProgressFn
 from coexplore.runs import RunResult
 from coexplore.search.evaluator.persistence import evaluator_files
@@ -40,7 +41,8 @@ def run_evaluator_training(spec: EvaluatorSpec, progress: ProgressFn | None = No
         max_seconds=spec.max_seconds,
         seed=spec.seed,
     )
-    ev, metrics = train_evaluator(spec.space, ecfg, progress=progress)
+    model = AnalyticalModel(mapper_metric=spec.mapper)
+    ev, metrics = train_evaluator(spec.space, ecfg, model=model, progress=progress)
     gen, gmetrics = train_generator(ev, gcfg, progress=progress)
     m = metrics
     return RunResult(
@@ -60,7 +62,7 @@ def run_evaluator_training(spec: EvaluatorSpec, progress: ProgressFn | None = No
             "generator": gmetrics["train_seconds"],
         },
         artefacts={
-            **evaluator_files(ev, ecfg, metrics),
+            **evaluator_files(ev, ecfg, metrics, model),
             **generator_files(gen, gcfg, gmetrics),
         },
     )

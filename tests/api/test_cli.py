@@ -56,8 +56,12 @@ def test_user_mistakes_exit_2_without_traceback(tmp_path: Path) -> None:
         (["cost", "--nested-buffers"], "latency-aware mapper"),
         (["sweep", "--mapper", "speed"], "`mapper` must be one of"),
         (["sweep", "--nested-buffers"], "latency-aware `mapper`"),
+        (["run", "--fps", "30", "--mapper", "speed"], "`mapper` must be one of"),
+        (["evaluator", "train", "--mapper", "speed"], "`mapper` must be one of"),
+        (["compare", "--fps", "30", "--mapper", "speed"], "`mapper` must be one of"),
     ):
-        res = runner.invoke(app, [*args, "--out", str(tmp_path)] if args[0] == "sweep" else args)
+        out = args[0] in ("sweep", "run", "evaluator", "compare")
+        res = runner.invoke(app, [*args, "--out", str(tmp_path)] if out else args)
         assert res.exit_code == 2, (args, res.output)
         assert needle in res.output and "Traceback" not in res.output
     assert not list(tmp_path.iterdir())

@@ -66,6 +66,36 @@ def test_cosearch_winners_are_verified_on_the_analytical_model(tmp_path: Path) -
     assert {"predicted_fps", "generator_verified_fps", "verified_fps"} <= set(header)
 
 
+def test_another_mapper_labels_the_evaluator_and_verifies_the_winners(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``mapper`` reaches every pricing of the run: the evaluator's labels (its own cache
+    entry) and the winners' verification; no call falls back to the default mapper."""
+    seen: list[str] = []
+    evaluate = AnalyticalModel.evaluate
+
+    def spy(self: AnalyticalModel, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        seen.append(self.mapper_metric)
+        return evaluate(self, *args, **kwargs)
+
+    monkeypatch.setattr(AnalyticalModel, "evaluate", spy)
+    spec = CoSearchSpec(constraints=Constraints(fps_min=100), mapper="latency", **SMALL)
+    r = run(spec).result
+    assert r.winners and set(seen) == {"latency"}
+    sp = get_space("tiny")
+    latency_model = AnalyticalModel(mapper_metric="latency")
+    for w in r.winners:
+        wl = sp.workload(np.array(w.ops), np.array(w.bits))
+        costs = latency_model.evaluate(wl, [Accelerator.from_dict(w.accelerator)])
+        assert cost_metrics(costs)["fps"][0] == pytest.approx(w.verified["fps"])
+    # one evaluator per mapper, side by side in the cache
+    other = dance.cost_nets(sp, spec.constraints, model=latency_model)
+    default = dance.cost_nets(sp, spec.constraints)
+    assert other.cached and other.folder.parent != default.folder.parent
+    with pytest.raises(ConfigError, match="`mapper` must be one of"):
+        CoSearchSpec(mapper="fastest")
+
+
 def test_a_seed_gives_the_same_design_whatever_the_callers_thread_count() -> None:
     spec = CoSearchSpec(constraints=Constraints(fps_min=100), **SMALL)
     before = torch.get_num_threads()

@@ -146,6 +146,8 @@ def test_save_load_roundtrip_and_refusals(trained, tmp_path) -> None:
 
     with pytest.raises(ConfigError, match="stale"):
         load_evaluator(tmp_path, model=Newer())
+    with pytest.raises(ConfigError, match="stale"):  # labels of another mapper
+        load_evaluator(tmp_path, model=AnalyticalModel(mapper_metric="edp"))
     with pytest.raises(ConfigError, match="no saved evaluator"):
         load_evaluator(tmp_path / "nowhere")
 
