@@ -119,8 +119,9 @@ class Mapping:
     """The chosen mapping per (layer, configuration) and the data movement it causes.
 
     ``words`` holds bit-free counts, each (L, M) (see :data:`WORD_KEYS`); :func:`traffic`
-    prices them at a layer's bit-widths. The tiling is chosen once per datapath, whatever
-    the layer's bits, so every traffic term, and so energy and latency, grows with bits.
+    prices them at a layer's bit-widths. By default the tiling is chosen once per datapath,
+    whatever the layer's bits, so every traffic term, and so energy and latency, grows with
+    bits; bits-aware (``best_mapping(layer_bits=...)``), per layer width as well.
     """
 
     words: dict[str, np.ndarray]
@@ -192,13 +193,15 @@ class MappingSelection:
     tech: Tech
     cap: np.ndarray | None = None
 
-    def price(self, moved: dict[str, np.ndarray], word, acc_bits):  # noqa: ANN001, ANN201
-        """(score, tie-break) of one candidate, each (L, M); lower is better."""
+    def price(self, moved: dict[str, np.ndarray], wb, ab, pb, port):  # noqa: ANN001, ANN201
+        """(score, tie-break) of one candidate, each (L, M); lower is better. ``wb``, ``ab``,
+        ``pb``: the bits W, I and partial sums are priced at; ``port``: the datapath's
+        accumulator width (the partial-sum RF port)."""
         t = self.tech
-        port_bits, latency = layer_latency(moved, self.compute, self.glb_bw, self.dram_bw, acc_bits)
+        port_bits, latency = layer_latency(moved, self.compute, self.glb_bw, self.dram_bw, port)
         energy = (
-            self.macs * (t.mult_pj_per_bit2 * word * word + t.add_pj_per_bit * acc_bits)
-            + (self.macs * (2 * word + 2 * acc_bits) + moved["rf_fill"]) * self.rf_pj
+            self.macs * (t.mult_pj_per_bit2 * wb * ab + t.add_pj_per_bit * pb)
+            + (self.macs * (wb + ab + 2 * pb) + moved["rf_fill"]) * self.rf_pj
             + port_bits * self.glb_sram_pj
             + moved["glb"] * t.noc_pj_per_bit
             + moved["dram"] * (self.glb_sram_pj + t.dram_pj_per_bit)
@@ -241,15 +244,54 @@ def traffic(words: dict[str, np.ndarray], wb, ab, pb) -> dict[str, np.ndarray]: 
     }  # fmt: skip
 
 
+def psum_bits(w_bits, a_bits, reduction):  # noqa: ANN001, ANN201
+    """Partial-sum width: the product's width plus the reduction's growth, at most 32."""
+    return np.minimum(32.0, w_bits + a_bits + np.ceil(np.log2(np.maximum(reduction, 1))))
+
+
 def accumulator_bits(word_bits, reduction):  # noqa: ANN001, ANN201
     """Partial-sum width of a datapath: two words' product plus the reduction's growth."""
-    return np.minimum(32.0, 2 * word_bits + np.ceil(np.log2(np.maximum(reduction, 1))))
+    return psum_bits(word_bits, word_bits, reduction)
 
 
-def rf_shares(word_bits, psum_bits):  # noqa: ANN001, ANN201
-    """Fractions of the RF for W, I and partial sums: in proportion to their stored widths."""
-    total = 2 * word_bits + psum_bits
-    return {"W": word_bits / total, "I": word_bits / total, "O": psum_bits / total}
+def rf_shares(w_bits, psum_bits, a_bits=None):  # noqa: ANN001, ANN201
+    """Fractions of the RF for W, I and partial sums: in proportion to their stored widths
+    (inputs at ``a_bits``, the weights' width when not given)."""
+    a_bits = w_bits if a_bits is None else a_bits
+    total = w_bits + a_bits + psum_bits
+    return {"W": w_bits / total, "I": a_bits / total, "O": psum_bits / total}
+
+
+# The widths a bits-aware mapper sizes tiles for, besides the layer's own and the datapath's:
+# the search spaces' widths and the datapaths'. Candidate sets then nest along these widths
+# (a tiling sized for wider words fits narrower ones), so a narrower layer never costs more.
+BIT_LADDER = (2.0, 3.0, 4.0, 6.0, 8.0, 16.0)
+
+
+def _sizings(word, layer_bits, reduction, rf_cap):  # noqa: ANN001, ANN202
+    """The widths the candidate tilings are sized for, each with its RF shares, and the
+    widths they are priced at (W, I, partial sums).
+
+    Without ``layer_bits``: the datapath's (one sizing; the tiling then belongs to the
+    datapath). With them (bits-aware): the layer's own widths and every wider step of
+    :data:`BIT_LADDER` up to the datapath's, so a tile that holds twice the 4-bit words
+    is a candidate, and the datapath's tiling still is.
+    """
+    shape = word.shape
+
+    def sizing(wb, ab):  # noqa: ANN001, ANN202
+        pb = psum_bits(wb, ab, reduction)
+        caps = {op: np.floor(rf_cap * f) for op, f in rf_shares(wb, pb, ab).items()}
+        return {"W": wb, "I": ab, "O": np.broadcast_to(pb, shape)}, caps
+
+    if layer_bits is None:
+        return [sizing(word, word)], (word, word, accumulator_bits(word, reduction))
+    wb, ab = (np.broadcast_to(b, shape).astype(np.float64) for b in layer_bits)
+    lo, hi = float(min(wb.min(), ab.min())), float(word.max())
+    steps = [lo] + [k for k in BIT_LADDER if lo < k < hi] + ([hi] if hi > lo else [])
+    out = [sizing(np.minimum(np.maximum(wb, k), word), np.minimum(np.maximum(ab, k), word))
+           for k in steps]  # fmt: skip
+    return out, (wb, ab, np.broadcast_to(psum_bits(wb, ab, reduction), shape))
 
 
 def spatial_factors(sizes, rows, cols, dataflow: int):  # noqa: ANN001, ANN201
@@ -519,15 +561,22 @@ def best_mapping(
     select: MappingSelection | None = None,
     pick: np.ndarray | None = None,
     lazy: bool = False,
+    layer_bits: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Mapping | PricedCandidates:
     """The least data-movement-energy mapping among the candidates, per element.
 
-    Tiles are sized, and the candidate chosen, for operands stored at the datapath width
-    (``word_bits`` for weights and inputs, the datapath's accumulator width for partial
-    sums), whatever the layer's bit-widths: the mapping belongs to the datapath, and a
-    layer's bits only price its word counts (:func:`traffic`). Had the choice followed the
-    layer's bits, a wider layer could get a tiling whose port-rounded traffic costs less,
-    and energy could fall when bits rise.
+    By default tiles are sized, and the candidate chosen, for operands stored at the
+    datapath width (``word_bits`` for weights and inputs, the datapath's accumulator width
+    for partial sums), whatever the layer's bit-widths: the mapping belongs to the datapath,
+    and a layer's bits only price its word counts (:func:`traffic`). Had the choice followed
+    only the layer's bits, a wider layer could get a tiling whose port-rounded traffic costs
+    less, and energy could fall when bits rise.
+
+    With ``layer_bits`` (the layer's W and A widths, (L, 1) each; bits-aware), tiles are
+    also sized for the layer's own widths and every wider step of :data:`BIT_LADDER` up to
+    the datapath's, and every candidate is priced at the layer's widths: a buffer that holds
+    twice the 4-bit words is used, and since the candidates of a wider layer are among a
+    narrower one's (widths on the ladder), a narrower layer never costs more.
 
     Args:
         sizes: Loop bounds per dimension, (L, 1). geom: stride and dilation, (L, 1) each.
@@ -544,35 +593,32 @@ def best_mapping(
     su = spatial_factors(sizes, rows, cols, dataflow)
     temporal = {d: np.broadcast_to(np.ceil(sizes[d] / su[d]), shape) for d in DIMS}
     word = np.broadcast_to(word_bits, shape).astype(np.float64)
-    acc_bits = np.broadcast_to(
-        accumulator_bits(word, sizes["C"] * sizes["FY"] * sizes["FX"]), shape
-    )
-    fill_bits = {"W": word, "I": word, "O": acc_bits}
-    rf_caps = {
-        op: np.floor(np.broadcast_to(rf_bits, shape) * f)
-        for op, f in rf_shares(word, acc_bits).items()
-    }
+    reduction = sizes["C"] * sizes["FY"] * sizes["FX"]
+    port = np.broadcast_to(accumulator_bits(word, reduction), shape)
+    sizings, priced_at = _sizings(word, layer_bits, reduction, np.broadcast_to(rf_bits, shape))
     glb_cap = np.broadcast_to(glb_bits, shape)
 
     cands = _CANDIDATES + (_BATCH_CANDIDATES if bool((np.asarray(sizes["B"]) > 1).any()) else ())
+    # every candidate loop order at every sizing, sizing outermost
+    tries = [(fill, caps, c) for fill, caps in sizings for c in cands]
     if pick is not None:
         assert select is not None
-        priced = _best_priced(cands, dataflow, sizes, geom, su, temporal, rf_caps, glb_cap,
-                              fill_bits, word, acc_bits, select, pick)  # fmt: skip
+        priced = _best_priced(tries, dataflow, sizes, geom, su, temporal, glb_cap, priced_at,
+                              port, select, pick)  # fmt: skip
         return priced if lazy else priced.mapping()
     best: Mapping | None = None
     best_cost = None
-    for ri, gi, di in cands:
+    for fill_bits, rf_caps, (ri, gi, di) in tries:
         ro, go, do = RF_ORDERS[dataflow][ri], GLB_ORDERS[gi], DRAM_ORDERS[di]
         words, factors = _evaluate(
             ro, go, sizes, geom, su, temporal, rf_caps, glb_cap, fill_bits, do
         )
-        moved = traffic(words, word, word, acc_bits)
+        moved = traffic(words, *priced_at)
         if select is None:
             cost = moved["glb"] * glb_pj_per_bit + moved["dram"] * dram_pj_per_bit
             tie = cost
         else:
-            cost, tie = select.price(moved, word, acc_bits)
+            cost, tie = select.price(moved, *priced_at, port)
         if best is None:
             best, best_cost, best_tie = (
                 Mapping(
@@ -599,23 +645,24 @@ def best_mapping(
     return dataclasses.replace(best, score=best_cost, tie=best_tie)
 
 
-def _best_priced(cands, dataflow, sizes, geom, su, temporal, rf_caps, glb_cap, fill_bits, word,  # noqa: ANN001, ANN202, PLR0913
-                 acc_bits, select, pick):  # fmt: skip
+def _best_priced(tries, dataflow, sizes, geom, su, temporal, glb_cap, priced_at, port,  # noqa: ANN001, ANN202, PLR0913
+                 select, pick):  # fmt: skip
     """:func:`best_mapping` with ``pick``: each candidate tiling is built once per tiling
     column and priced on every priced column; the winner's index is kept per element and
     its words and factors are gathered once at the end."""
-    word_p, acc_p = word[:, pick], acc_bits[:, pick]
+    bits_p = [b[:, pick] for b in priced_at]
+    port_p = port[:, pick]
     all_words, all_factors = [], []
     best_idx = best_cost = best_tie = None
-    for c, (ri, gi, di) in enumerate(cands):
+    for c, (fill_bits, rf_caps, (ri, gi, di)) in enumerate(tries):
         ro, go, do = RF_ORDERS[dataflow][ri], GLB_ORDERS[gi], DRAM_ORDERS[di]
         words, factors = _evaluate(
             ro, go, sizes, geom, su, temporal, rf_caps, glb_cap, fill_bits, do
         )
         all_words.append(words)
         all_factors.append(factors)
-        moved = {k: v[:, pick] for k, v in traffic(words, word, word, acc_bits).items()}
-        cost, tie = select.price(moved, word_p, acc_p)
+        moved = {k: v[:, pick] for k, v in traffic(words, *priced_at).items()}
+        cost, tie = select.price(moved, *bits_p, port_p)
         if best_idx is None:
             best_idx, best_cost, best_tie = np.zeros(cost.shape, dtype=np.int64), cost, tie
             continue
@@ -624,8 +671,9 @@ def _best_priced(cands, dataflow, sizes, geom, su, temporal, rf_caps, glb_cap, f
         best_cost = np.where(better, cost, best_cost)
         best_tie = np.where(better, tie, best_tie)
     assert best_idx is not None
+    cands = tuple(c for _, _, c in tries)
     return PricedCandidates(
-        cands, word.shape, all_words, all_factors, pick, best_idx, best_cost, best_tie
+        cands, port.shape, all_words, all_factors, pick, best_idx, best_cost, best_tie
     )
 
 

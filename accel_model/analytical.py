@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import functools
 import itertools
 from collections.abc import Sequence
 
@@ -149,6 +150,12 @@ class AnalyticalModel(CostModel):
     Args:
         tech: Technology constants (:mod:`coexplore.accel_model.tech`).
         chunk: Configurations evaluated per block; bounds memory at ~layers*chunk*8 B per array.
+        mapper_metric: What the mapper minimises per layer (:data:`MAPPER_METRICS`): data-
+            movement energy (the default), latency, EDP, or ``balanced``.
+        nested_buffers: Also the tilings of every halving of the RF and GLB (latency-aware
+            mappers only).
+        bits_aware: Also size tiles at each layer's own widths (and every wider ladder
+            width up to the datapath's), each priced at the layer's widths.
 
     Example:
         >>> from coexplore.accel_model import AnalyticalModel, get_network, get_design_space
@@ -167,6 +174,7 @@ class AnalyticalModel(CostModel):
         chunk: int = 8192,
         mapper_metric: str = "energy",
         nested_buffers: bool = False,
+        bits_aware: bool = False,
     ) -> None:
         if mapper_metric not in MAPPER_METRICS:
             raise ConfigError(
@@ -185,6 +193,10 @@ class AnalyticalModel(CostModel):
         self.nested_buffers = bool(nested_buffers)
         if nested_buffers:
             self.version += "-nested"
+        # tiles sized at each layer's own bit-widths too (see _loopnest.best_mapping)
+        self.bits_aware = bool(bits_aware)
+        if bits_aware:
+            self.version += "-bits"
 
     def evaluate(
         self,
@@ -218,7 +230,7 @@ class AnalyticalModel(CostModel):
         ab = _bits(la.a_bits if a_bits is None else a_bits, n_layers, m, "a_bits")
         # The mapper runs once per distinct tiling-relevant combination of the whole batch;
         # the per-design part then runs in blocks.
-        words, inverse = _words(la, batch, self.tech, self.mapper_metric, self.nested_buffers)
+        words, inverse = self._words(la, batch, wb, ab)
         crs = (la.c * la.r * la.s).astype(np.float64)[:, None]
         uniform = wb.shape[1] == 1 and ab.shape[1] == 1
         if uniform:  # one bit-width per layer: price each distinct tiling once
@@ -237,6 +249,32 @@ class AnalyticalModel(CostModel):
             parts.append(self._evaluate_block(la, batch.take(sl), wb_b, ab_b, per_layer, moved))
         return CostBatch.concatenate(parts, workload.layer_names)
 
+    def _words(
+        self, la: LayerArrays, batch: AcceleratorBatch, wb: np.ndarray, ab: np.ndarray
+    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """The mapper's word counts per distinct combination and the index from designs to
+        them. Bits-aware, the tiling depends on the layers' widths too: designs priced at
+        different per-layer widths (``wb``/``ab`` of shape (L, M)) are mapped per group."""
+        run = functools.partial(_words, tech=self.tech, metric=self.mapper_metric,
+                                nested=self.nested_buffers)  # fmt: skip
+        if not self.bits_aware:
+            return run(la, batch)
+        if wb.shape[1] == 1 and ab.shape[1] == 1:
+            return run(la, batch, layer_bits=(wb[:, 0], ab[:, 0]))
+        m = len(batch)
+        both = np.vstack([np.broadcast_to(wb, (len(wb), m)), np.broadcast_to(ab, (len(ab), m))])
+        _, group = np.unique(both.T, axis=0, return_inverse=True)
+        group = group.reshape(-1)
+        parts, inverse, offset = [], np.zeros(m, dtype=np.int64), 0
+        for g in range(int(group.max()) + 1):
+            idx = np.flatnonzero(group == g)
+            col = both[:, idx[0]]
+            words, inv = run(la, batch.take(idx), layer_bits=(col[: len(wb)], col[len(wb) :]))
+            parts.append(words)
+            inverse[idx] = inv + offset
+            offset += next(iter(words.values())).shape[1]
+        return {k: np.hstack([p[k] for p in parts]) for k in parts[0]}, inverse
+
     def mappings(self, workload: Workload, acc: Accelerator) -> list[LayerMapping]:
         """The tiling the model assumes for each layer of ``workload`` on ``acc``.
 
@@ -245,8 +283,10 @@ class AnalyticalModel(CostModel):
         """
         la = workload.arrays()
         batch = AcceleratorBatch.from_accelerators([acc])
+        bits = (la.w_bits.astype(np.float64)[:, None], la.a_bits.astype(np.float64)[:, None])
         runs, _, _ = _mapper_runs(
-            _sizes(la), _geometry(la), batch, self.tech, self.mapper_metric, self.nested_buffers
+            _sizes(la), _geometry(la), batch, self.tech, self.mapper_metric, self.nested_buffers,
+            bits if self.bits_aware else None,
         )
         ((_, mp),) = runs
         d = DATAFLOWS.index(acc.dataflow)
@@ -474,11 +514,13 @@ def _mapper_runs(  # noqa: ANN202
     tech: Tech,
     metric: str = "energy",
     nested: bool = False,
+    layer_bits: tuple[np.ndarray, np.ndarray] | None = None,
 ):
     """Runs the mapper once per distinct (array, RF, GLB, dataflow, datapath) combination.
 
-    The tiling depends on neither bandwidths, clock, MAC mode nor the layers' bit-widths,
-    so a grid of 450k designs needs only a few thousand mapper runs. Returns (column indices
+    The tiling depends on neither bandwidths, clock, MAC mode nor (unless ``layer_bits``
+    are given: bits-aware) the layers' bit-widths, so a grid of 450k designs needs only a
+    few thousand mapper runs. Returns (column indices
     into the distinct set, Mapping) per dataflow, the inverse index from designs to distinct
     combinations, and their number.
     """
@@ -486,6 +528,8 @@ def _mapper_runs(  # noqa: ANN202
     key_cols = list(tiling_cols)
     if metric != "energy":  # latency-aware choices depend on the bandwidths too
         key_cols += [acc.glb_bits_per_cycle, acc.dram_bytes_per_cycle]
+        if layer_bits is not None:  # and, at the layers' widths, on Bit Fusion's packing
+            key_cols.append(acc.mac_mode)
     _, first, inverse = np.unique(_codes(key_cols), return_index=True, return_inverse=True)
     sub = acc.take(first)
     # The candidate tilings depend only on the tiling columns: build them once per distinct
@@ -497,10 +541,12 @@ def _mapper_runs(  # noqa: ANN202
     for d in np.unique(sub.dataflow):
         sel = np.flatnonzero(sub.dataflow == d)
         if nested:
-            mp = _nested_mapping(sizes, geom, sub, sel, int(d), tech, first_pass)
+            mp = _nested_mapping(sizes, geom, sub, sel, int(d), tech, first_pass,
+                                 layer_bits=layer_bits)  # fmt: skip
             if metric == "balanced":
                 cap = mp.score * (1 + BALANCED_SLACK)
-                mp = _nested_mapping(sizes, geom, sub, sel, int(d), tech, "capped", cap)
+                mp = _nested_mapping(sizes, geom, sub, sel, int(d), tech, "capped", cap,
+                                     layer_bits)  # fmt: skip
             runs.append((sel, mp))
             continue
         tiles, pick = sel, None
@@ -514,7 +560,8 @@ def _mapper_runs(  # noqa: ANN202
         glb_pj = tech.rf_pj_per_bit(row(sub.glb_kib) * 1024.0) + tech.noc_pj_per_bit
         select = None
         if metric != "energy":
-            select = _selection(sizes, sub, sel, int(d), tech, first_pass)
+            select = _selection(sizes, sub, sel, int(d), tech, first_pass,
+                                layer_bits=layer_bits)  # fmt: skip
         args = (
             sizes,
             geom,
@@ -527,13 +574,13 @@ def _mapper_runs(  # noqa: ANN202
             tech.dram_pj_per_bit,
             row(sub.mac_bits),
         )
-        mp = best_mapping(*args, select, pick)
+        mp = best_mapping(*args, select, pick, layer_bits=layer_bits)
         if metric == "balanced":
             assert select is not None and mp.score is not None
             capped = dataclasses.replace(
                 select, metric="capped", cap=mp.score * (1 + BALANCED_SLACK)
             )
-            mp = best_mapping(*args, capped, pick)
+            mp = best_mapping(*args, capped, pick, layer_bits=layer_bits)
         runs.append((sel, mp))
     return runs, inverse.reshape(-1), len(first)
 
@@ -556,6 +603,7 @@ def _nested_mapping(  # noqa: ANN202
     tech: Tech,
     metric: str,
     cap: np.ndarray | None = None,
+    layer_bits: tuple[np.ndarray, np.ndarray] | None = None,
 ):
     """The best mapping of each design ``sel`` among the candidate tilings of its own buffers
     and of every halving of them (RF down to 16 B, GLB down to 4 KiB), all priced on the design
@@ -597,9 +645,11 @@ def _nested_mapping(  # noqa: ANN202
         tech.rf_pj_per_bit(row(glb) * 1024.0) + tech.noc_pj_per_bit,  # unused: select prices
         tech.dram_pj_per_bit,
         top.mac_bits[tile_pairs].astype(np.float64)[None, :],
-        _selection(sizes, sub, sel[pair], d, tech, metric, None if cap is None else cap[:, pair]),
+        _selection(sizes, sub, sel[pair], d, tech, metric, None if cap is None else cap[:, pair],
+                   layer_bits),  # fmt: skip
         pick.reshape(-1),
         lazy=True,
+        layer_bits=layer_bits,
     )
     own = members[0]  # the design's own buffers: always a member
     best_col = np.broadcast_to(own, mp.score[:, own].shape)
@@ -633,18 +683,24 @@ def _selection(  # noqa: ANN202
     tech: Tech,
     metric: str,
     cap: np.ndarray | None = None,
+    layer_bits: tuple[np.ndarray, np.ndarray] | None = None,
 ):
     """What a latency-aware mapper needs to price a candidate tiling as the model will:
     the layers' compute cycles on each array (datapath-width operands, so one MAC per PE
-    per cycle), the bandwidths, and the per-bit energies (see :class:`MappingSelection`)."""
+    per cycle; bits-aware, at the layers' widths, so Bit Fusion packs), the bandwidths, and
+    the per-bit energies (see :class:`MappingSelection`)."""
 
     def row(x: np.ndarray) -> np.ndarray:
         return x[sel].astype(np.float64)[None, :]
 
     z = sizes
     rows, cols = row(sub.pe_rows), row(sub.pe_cols)
+    pack = 1.0
+    if layer_bits is not None:
+        wq, aq = (2.0 ** np.ceil(np.log2(np.maximum(b, 2))) for b in layer_bits)
+        pack = np.where(row(sub.mac_mode) == 1, np.floor(8 / wq) * np.floor(8 / aq), 1.0)
     compute, _ = compute_cycles(z["B"], z["G"], z["K"], z["C"], z["OY"], z["OX"], z["FY"],
-                                z["FX"], rows, cols, np.full_like(rows, d), 1.0)  # fmt: skip
+                                z["FX"], rows, cols, np.full_like(rows, d), pack)  # fmt: skip
     return MappingSelection(
         metric=metric,
         compute=compute,
@@ -664,15 +720,23 @@ def _words(
     tech: Tech,
     metric: str = "energy",
     nested: bool = False,
+    layer_bits: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The mapper's word counts (``_loopnest.WORD_KEYS``) per distinct combination, (L, U)
-    each, and the index from designs to combinations."""
+    each, and the index from designs to combinations. ``layer_bits``: (W, A) widths per
+    layer, (L,) each, for a bits-aware mapper."""
     # Networks repeat layer shapes (ResNet-20 has 7 distinct ones in 20 layers): map each
     # distinct shape once and copy the result to its layers.
     sizes, geom = _sizes(la), _geometry(la)
-    shape_key = np.hstack([sizes[d] for d in DIMS] + geom.columns())
+    columns = [sizes[d] for d in DIMS] + geom.columns()
+    if layer_bits is not None:
+        columns += [np.asarray(b, dtype=np.float64).reshape(-1, 1) for b in layer_bits]
+    shape_key = np.hstack(columns)
     _, first_layer, layer_of = np.unique(shape_key, axis=0, return_index=True, return_inverse=True)
     layer_of = layer_of.reshape(-1)
+    bits_u = None  # the distinct layers' (W, A) widths, (U, 1) each
+    if layer_bits is not None:
+        bits_u = (shape_key[first_layer, -2:-1], shape_key[first_layer, -1:])
     runs, inverse, n_unique = _mapper_runs(
         {d: v[first_layer] for d, v in sizes.items()},
         geom.take(first_layer),
@@ -680,6 +744,7 @@ def _words(
         tech,
         metric,
         nested,
+        bits_u,
     )
     out = {key: np.zeros((len(first_layer), n_unique)) for key in WORD_KEYS}
     for sel, mp in runs:

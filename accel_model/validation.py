@@ -288,12 +288,41 @@ PROPERTY_BITS = (8, 6, 4, 3, 2)
 # The mapper variants the cost-model bench compares with the default (data-movement energy).
 # (latency+nested is exact for buffer steps but costs 16-21 % more energy at the median on
 # the edge space: a unit test holds its exactness, the bench leaves it out.)
+# (metric, nested buffers, bits-aware tiles)
 MAPPER_VARIANTS = (
-    ("latency", False),
-    ("edp", False),
-    ("edp", True),
-    ("balanced", True),
+    ("latency", False, False),
+    ("edp", False, False),
+    ("edp", True, False),
+    ("balanced", True, False),
+    ("energy", False, True),
+    ("edp", False, True),
 )
+
+
+def variant_name(metric: str, nested: bool, bits: bool) -> str:
+    """``edp+nested+bits`` and the like: the metric and the options a variant turns on."""
+    return metric + ("+nested" if nested else "") + ("+bits" if bits else "")
+
+
+def _low_bits(model: AnalyticalModel, networks: tuple[str, ...], accs: Any) -> dict[str, float]:
+    """The 4-bit network against the 8-bit one on the same designs (medians over networks
+    and designs): what the model credits narrower words with. With tiles sized at the
+    datapath width, DRAM traffic at 4 bits is about half of 8 bits' and never below."""
+    energy, latency, dram = [], [], []
+    for net in networks:
+        wl = get_network(net)
+        c8, c4 = model.evaluate(wl.with_bits(8), accs), model.evaluate(wl.with_bits(4), accs)
+        ok = c8.feasible & c4.feasible
+        energy.append(c4.energy_pj[ok] / c8.energy_pj[ok])
+        latency.append(c4.latency_cycles[ok] / c8.latency_cycles[ok])
+        dram.append(c4.dram_bits[ok] / np.maximum(c8.dram_bits[ok], 1e-12))
+    e, lat, d = (np.concatenate(x) for x in (energy, latency, dram))
+    return {
+        "energy_median": float(np.median(e)),
+        "latency_median": float(np.median(lat)),
+        "dram_median": float(np.median(d)),
+        "dram_p10": float(np.percentile(d, 10)),
+    }
 
 
 def _against_energy(
@@ -326,6 +355,7 @@ def _properties(
     space_name: str = "edge",
     mapper_metric: str = "energy",
     nested_buffers: bool = False,
+    bits_aware: bool = False,
 ) -> list[dict[str, Any]]:
     """Counterexamples to the cost model's monotonicity properties over seeded designs.
 
@@ -340,7 +370,8 @@ def _properties(
     from coexplore.accel_model.design_space import PARAMETERS
 
     space = get_design_space(space_name)
-    model = AnalyticalModel(mapper_metric=mapper_metric, nested_buffers=nested_buffers)
+    model = AnalyticalModel(mapper_metric=mapper_metric, nested_buffers=nested_buffers,
+                            bits_aware=bits_aware)  # fmt: skip
     sizes = space.sizes
     out = []
     for net in networks:
@@ -459,18 +490,18 @@ def run_cost_model_bench(
     accs = space.batch(space.sample_indices(property_designs, seed + 2))
     reference = {n: model.evaluate(get_network(n).with_bits(8), accs) for n in property_networks}
     out["mapper_metrics"]["energy"]["against_energy"] = _against_energy(model, reference, accs)
-    for m, nested in MAPPER_VARIANTS:
+    out["mapper_metrics"]["energy"]["low_bits"] = _low_bits(model, property_networks, accs)
+    for m, nested, bits in MAPPER_VARIANTS:
         # "+nested": the candidates of every halving of the buffers join (a tiling that fits
-        # half a buffer runs in the whole one)
-        name = m + ("+nested" if nested else "")
-        variant = AnalyticalModel(mapper_metric=m, nested_buffers=nested)
-        out["mapper_metrics"][name] = {
-            "properties": _properties(
-                property_networks, property_designs, seed, mapper_metric=m, nested_buffers=nested
-            ),
+        # half a buffer runs in the whole one); "+bits": tiles sized at the layers' widths too
+        variant = AnalyticalModel(mapper_metric=m, nested_buffers=nested, bits_aware=bits)
+        out["mapper_metrics"][variant_name(m, nested, bits)] = {
+            "properties": _properties(property_networks, property_designs, seed,
+                                      mapper_metric=m, nested_buffers=nested, bits_aware=bits),
             "evals_per_s": _speed(variant, speed_configs, seed)["evals_per_s"],
             "against_energy": _against_energy(variant, reference, accs),
-        }
+            "low_bits": _low_bits(variant, property_networks, accs),
+        }  # fmt: skip
     out["eyeriss"] = _eyeriss()
     out["scalesim"] = _scalesim()
     if with_zigzag:
@@ -526,9 +557,13 @@ def _mapper_metric_lines(by_metric: dict[str, dict[str, Any]]) -> list[str]:
         "layer's latency by more than 2 %); `+nested` (`nested_buffers=True`) adds the "
         "candidate tilings of every halving of the RF (down to 16 B) and the GLB (down to "
         "4 KiB), priced on the design itself, so "
-        "candidate sets nest along the spaces' doubling buffers. Counterexamples / pairs "
+        "candidate sets nest along the spaces' doubling buffers; `+bits` (`bits_aware=True`) "
+        "also sizes tiles for the layer's own widths and every wider one of 2/3/4/6/8/16 bits "
+        "up to the datapath's, each candidate priced at the layer's widths (so a buffer holds "
+        "twice the 4-bit words). Counterexamples / pairs "
         "(worst ratio), summed over the networks; speed as above, on the same configurations "
-        "(the latency-aware mappers build each tiling once and price it per bandwidth pair).",
+        "(the latency-aware mappers build each tiling once and price it per bandwidth pair); "
+        "the 4-bit network over the 8-bit one on the sweep's designs (medians).",
         "",
         "| step | " + " | ".join(by_metric) + " |",
         "|---|" + "---|" * len(by_metric),
@@ -553,6 +588,12 @@ def _mapper_metric_lines(by_metric: dict[str, dict[str, Any]]) -> list[str]:
         out.append("| latency / default mapper's: median, p10, max | " + " | ".join(
             f"{x['latency_median']:.3f}, {x['latency_p10']:.3f}, {x['latency_max']:.2f}"
             for x in a) + " |")  # fmt: skip
+    if all("low_bits" in m for m in by_metric.values()):
+        lo = [m["low_bits"] for m in by_metric.values()]
+        out.append("| 4-bit / 8-bit network: energy, latency | " + " | ".join(
+            f"{x['energy_median']:.3f}, {x['latency_median']:.3f}" for x in lo) + " |")  # fmt: skip
+        out.append("| 4-bit / 8-bit network: DRAM bits, median and p10 | " + " | ".join(
+            f"{x['dram_median']:.3f}, {x['dram_p10']:.3f}" for x in lo) + " |")  # fmt: skip
     return [*out, ""]
 
 

@@ -77,6 +77,12 @@ MapperOpt = Annotated[
                  "2 % of the fastest tiling). A co-search trains and caches one evaluator "
                  "per mapper."),  # fmt: skip
 ]
+BitsAwareOpt = Annotated[
+    bool,
+    typer.Option(help="The mapper also sizes tiles at the layers' own bit-widths (a buffer "
+                 "holds twice the 4-bit words); off by default, as every committed result "
+                 "was measured."),  # fmt: skip
+]
 NestedBuffersOpt = Annotated[
     bool,
     typer.Option(help="Also try the tilings of every halving of the register file and the "

@@ -14,6 +14,7 @@ import typer
 from coexplore.api._common import (
     DEFAULT_RUNS,
     AreaOpt,
+    BitsAwareOpt,
     EnergyOpt,
     FpsOpt,
     JsonOpt,
@@ -188,6 +189,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             str | None, typer.Option(help="SQLAlchemy URL of optuna-nsga2's study database.")
         ] = None,
         mapper: MapperOpt = "energy",
+        bits_aware: BitsAwareOpt = False,
         out: OutOpt = DEFAULT_RUNS,
         as_json: JsonOpt = False,
     ) -> None:
@@ -204,7 +206,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             constraints=constraints(fps, latency_ms, area_mm2, energy_uj, power_mw),
             objective=objective, cost_weight=cost_weight, steps=steps,
             warmup_steps=min(100, steps // 3), trials=trials, study_storage=study_storage,
-            quantize=False, mapper=mapper,
+            quantize=False, mapper=mapper, bits_aware=bits_aware,
         )  # fmt: skip
         names = tuple(s.strip() for s in strategies.split(",") if s.strip())
         spec = CompareSpec(problem=problem, strategies=names, seeds=seeds)

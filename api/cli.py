@@ -18,6 +18,7 @@ from coexplore.api import _compare_cli, _quant_cli, _service_cli
 from coexplore.api._common import (
     DEFAULT_RUNS,
     AreaOpt,
+    BitsAwareOpt,
     EnergyOpt,
     FpsOpt,
     InputShapeOpt,
@@ -143,6 +144,7 @@ def run(
                      "(an exact knapsack). On by default."),  # fmt: skip
     ] = None,
     mapper: MapperOpt = "energy",
+    bits_aware: BitsAwareOpt = False,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     seed: Annotated[int, typer.Option(min=0, help="Seed.")] = 0,
     max_seconds: Annotated[
@@ -183,7 +185,7 @@ def run(
             sweep=() if lambda_sweep is None else parse_floats(lambda_sweep, "--sweep",
                                                                 "0.005,0.2"),
             images=quant_images, synthetic_steps=quant_synthetic_steps, recon_iters=quant_iters,
-            seed=seed, budgeted=budgeted is not False, mapper=mapper,
+            seed=seed, budgeted=budgeted is not False, mapper=mapper, bits_aware=bits_aware,
             **({} if steps is None else {"steps": steps}),
         )  # fmt: skip
         done = execute(df, out, as_json)
@@ -211,6 +213,7 @@ def run(
         quant_iters=quant_iters,
         max_seconds=max_seconds,
         mapper=mapper,
+        bits_aware=bits_aware,
         device=device,
         seed=seed,
     )
@@ -362,6 +365,7 @@ def sweep(
     top: Annotated[int, typer.Option(min=1, help="Rows of the Pareto table to print.")] = 15,
     mapper: MapperOpt = "energy",
     nested_buffers: NestedBuffersOpt = False,
+    bits_aware: BitsAwareOpt = False,
     out: OutOpt = DEFAULT_RUNS,
     as_json: JsonOpt = False,
 ) -> None:
@@ -385,6 +389,7 @@ def sweep(
         constraints=constraints(fps, latency_ms, area_mm2, energy_uj, power_mw),
         mapper=mapper,
         nested_buffers=nested_buffers,
+        bits_aware=bits_aware,
     )
     done = execute(spec, out, as_json)
     if done is None:
@@ -455,6 +460,7 @@ def cost(
     eyeriss: Annotated[bool, typer.Option(help="Use the Eyeriss v1 configuration.")] = False,
     mapper: MapperOpt = "energy",
     nested_buffers: NestedBuffersOpt = False,
+    bits_aware: BitsAwareOpt = False,
     zigzag: Annotated[
         bool,
         typer.Option(
@@ -476,7 +482,9 @@ def cost(
     from coexplore.errors import ConfigError
 
     try:  # a bad --mapper fails before anything is loaded or priced
-        cost_model = AnalyticalModel(mapper_metric=mapper, nested_buffers=nested_buffers)
+        cost_model = AnalyticalModel(
+            mapper_metric=mapper, nested_buffers=nested_buffers, bits_aware=bits_aware
+        )
     except ConfigError as exc:
         raise fail(str(exc).replace("mapper_metric", "--mapper"), 2) from None
     if zigzag:
@@ -697,6 +705,7 @@ def bench_evaluator(
         int, typer.Option(min=10, help="(architecture, bits) pairs for the generator.")
     ] = 500,
     mapper: MapperOpt = "energy",
+    bits_aware: BitsAwareOpt = False,
     out: Annotated[Path, typer.Option(help="Markdown table to write.")] = Path(
         "results/evaluator.md"
     ),
@@ -710,11 +719,14 @@ def bench_evaluator(
 
     with ProgressView(as_json) as view:
         res = guard(run_evaluator_bench)(
-            space, samples, seed, networks=networks, pairs=pairs, mapper=mapper, progress=view
-        )
+            space, samples, seed, networks=networks, pairs=pairs, mapper=mapper,
+            bits_aware=bits_aware, progress=view,
+        )  # fmt: skip
     command = f"search bench evaluator --space {space} --samples {samples} --seed {seed}" + (
         f" --pairs {pairs}" if networks else " --no-networks"
-    ) + ("" if mapper == "energy" else f" --mapper {mapper} --out {out}")
+    ) + ("" if mapper == "energy" else f" --mapper {mapper}") + (
+        " --bits-aware" if bits_aware else ""
+    ) + ("" if out == Path("results/evaluator.md") else f" --out {out}")
     text = render_evaluator_markdown(res, command)
     atomic_write(out, text)
     typer.echo(json.dumps(res, indent=2, default=float) if as_json else text)
@@ -825,6 +837,7 @@ def evaluator_train(
     energy_uj: EnergyOpt = None,
     power_mw: PowerOpt = None,
     mapper: MapperOpt = "energy",
+    bits_aware: BitsAwareOpt = False,
     seed: Annotated[int, typer.Option(min=0, help="Seed.")] = 0,
     out: OutOpt = DEFAULT_RUNS,
     as_json: JsonOpt = False,
@@ -842,6 +855,7 @@ def evaluator_train(
         generator_steps=generator_steps,
         max_seconds=max_seconds,
         mapper=mapper,
+        bits_aware=bits_aware,
         seed=seed,
     )
     done = execute(spec, out, as_json)

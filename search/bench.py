@@ -31,13 +31,14 @@ def run_evaluator_bench(
     networks: bool = True,
     pairs: int = 500,
     mapper: str = "energy",
+    bits_aware: bool = False,
     progress: ProgressFn | None = None,
 ) -> dict:
     """Measures sample generation (one process, one core) and its coverage; with
     ``networks``, trains and measures the evaluator and the generator too. ``mapper``: what
     the labelling cost model's mapper minimises (``AnalyticalModel(mapper_metric=...)``)."""
     sp = get_space(space)
-    model = AnalyticalModel(mapper_metric=mapper)
+    model = AnalyticalModel(mapper_metric=mapper, bits_aware=bits_aware)
     t0 = time.perf_counter()
     samples = generate(sp, n, seed, model=model)
     seconds = time.perf_counter() - t0
@@ -47,6 +48,7 @@ def run_evaluator_bench(
     out: dict[str, Any] = {
         "space": space,
         "mapper": mapper,
+        "bits_aware": bits_aware,
         "n": n,
         "seed": seed,
         "seconds": seconds,
@@ -103,7 +105,8 @@ def render_evaluator_markdown(res: dict, command: str) -> str:
         "",
         "## Training data (labelled by the analytical cost model)",
         "",
-        f"Labels from `AnalyticalModel(mapper_metric={res.get('mapper', 'energy')!r})`.",
+        f"Labels from `AnalyticalModel(mapper_metric={res.get('mapper', 'energy')!r}"
+        + (", bits_aware=True" if res.get("bits_aware") else "") + ")`.",
         "",
         "| measure | measured | target | status |",
         "|---|---|---|---|",

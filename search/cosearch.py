@@ -31,7 +31,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from coexplore.accel_model import AnalyticalModel
 from coexplore.errors import ConfigError, InfeasibleDesignError
 from coexplore.progress import ProgressFn, emit
 from coexplore.quant.evaluate import resolve_device
@@ -40,7 +39,7 @@ from coexplore.search._determinism import SEARCH_THREADS, fixed_threads
 from coexplore.search.dance import arch_probs, cost_nets, relaxed_metrics, skip_mask
 from coexplore.search.hdx import HDX, HDXConfig
 from coexplore.search.space import SKIP, get_space
-from coexplore.search.specs import CoSearchSpec
+from coexplore.search.specs import CoSearchSpec, cost_model
 from coexplore.search.strategy import SearchStrategy, register_strategy
 from coexplore.search.supernet import Supernet
 from coexplore.search.tasks import load_task
@@ -117,7 +116,7 @@ class _Dance(SearchStrategy):
         # an additive mask on the bit logits (as skip_mask for the operators)
         self.bit_mask = torch.tensor(np.where(self.bits_allowed, 0.0, -1e9),
                                      dtype=torch.float32, device=self.device)  # fmt: skip
-        self.model = AnalyticalModel(mapper_metric=spec.mapper)
+        self.model = cost_model(spec)
         self.nets = cost_nets(
             self.space, spec.constraints, spec.objective, progress, model=self.model
         )

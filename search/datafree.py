@@ -36,7 +36,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from coexplore.accel_model import AnalyticalModel, Workload, get_design_space
+from coexplore.accel_model import Workload, get_design_space
 from coexplore.accel_model._torch_bridge import workload_from_torch
 from coexplore.errors import ConfigError, InfeasibleDesignError
 from coexplore.progress import ProgressFn, emit
@@ -45,7 +45,7 @@ from coexplore.search._determinism import SEARCH_THREADS, fixed_threads
 from coexplore.search.constraints import cost_metrics
 from coexplore.search.hdx import HDX, HDXConfig
 from coexplore.search.objectives import log_objective
-from coexplore.search.specs import DataFreeSpec
+from coexplore.search.specs import DataFreeSpec, cost_model
 from coexplore.search.strategy import SearchStrategy, register_strategy
 
 __all__ = [
@@ -218,7 +218,7 @@ class DataFreeSearch(SearchStrategy):
             idx = self.hw_space.sample_indices(TABLE_ACCELERATORS, spec.seed)
         self.table_idx = idx
         accs = self.hw_space.batch(idx)
-        self.model = model = AnalyticalModel(mapper_metric=spec.mapper)
+        self.model = model = cost_model(spec)
         n_l = len(self.names)
         cyc, en, ok = [], [], []
         for b in self.bits:

@@ -21,7 +21,7 @@ from coexplore.errors import InfeasibleDesignError
 from coexplore.progress import ProgressFn, emit
 from coexplore.runs import RunResult
 from coexplore.search.constraints import cost_metrics
-from coexplore.search.specs import HardwareSweepSpec
+from coexplore.search.specs import HardwareSweepSpec, cost_model
 from coexplore.search.strategy import SearchStrategy, register_strategy
 
 __all__ = ["Design", "HardwareSearchResult", "run_hardware_search", "HardwareSweep"]
@@ -95,7 +95,7 @@ def run_hardware_search(
     t0 = time.perf_counter()
     workload = load_workload(spec.network, spec.input_shape or None, batch=spec.batch)
     space = get_design_space(spec.accel_space)
-    model = AnalyticalModel(mapper_metric=spec.mapper, nested_buffers=spec.nested_buffers)
+    model = cost_model(spec)
     indices = space.all_indices()
     total = len(indices) * len(spec.bits)
     keep_idx, keep_bits, keep_cols = [], [], []

@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from coexplore.accel_model import DESIGN_SPACES, network_names
+from coexplore.accel_model import DESIGN_SPACES, AnalyticalModel, network_names
 from coexplore.accel_model.analytical import MAPPER_METRICS
 from coexplore.accel_model.user_workloads import (
     USER_WORKLOAD_SUFFIXES,
@@ -67,6 +67,16 @@ def check_bits_options(name: str, bits: tuple[int, ...]) -> None:
         raise ConfigError(f"`{name}` lists a bit-width twice: {bits}.")
 
 
+def cost_model(spec: RunSpec) -> AnalyticalModel:
+    """The analytical model a spec prices with: its ``mapper`` (and ``nested_buffers``,
+    ``bits_aware``) options."""
+    return AnalyticalModel(
+        mapper_metric=getattr(spec, "mapper", "energy"),
+        nested_buffers=getattr(spec, "nested_buffers", False),
+        bits_aware=getattr(spec, "bits_aware", False),
+    )
+
+
 def _check_name(what: str, value: str, names: list[str], fix: str) -> None:
     if value.lower() not in names:
         raise ConfigError(
@@ -93,6 +103,7 @@ class HardwareSweepSpec(RunSpec):
             and the evaluators' labels; ``latency``, ``edp``, ``balanced``).
         nested_buffers: Also try the tilings of every halving of the buffers (needs a
             latency-aware ``mapper``).
+        bits_aware: The mapper also sizes tiles at the layers' own bit-widths.
 
     Example:
         >>> HardwareSweepSpec(constraints=Constraints(fps_min=30)).label
@@ -108,6 +119,7 @@ class HardwareSweepSpec(RunSpec):
     batch: int = 1
     constraints: Constraints = dataclasses.field(default_factory=Constraints)
     mapper: str = "energy"
+    bits_aware: bool = False
     nested_buffers: bool = False
 
     def __post_init__(self) -> None:
@@ -175,6 +187,8 @@ class CoSearchSpec(RunSpec):
         mapper: What the cost model's mapper minimises per layer, for the evaluator's labels
             and the winners' verification alike (``energy``, the default; ``latency``,
             ``edp``, ``balanced``). Each mapper has its own cached evaluator.
+        bits_aware: The mapper also sizes tiles at the layers' own bit-widths (a buffer
+            holds twice the 4-bit words); its own cached evaluator too.
         device: ``auto``, ``cpu`` or ``cuda``.
         seed: Seed of data splits, initialisation and sampling.
     """
@@ -207,6 +221,7 @@ class CoSearchSpec(RunSpec):
     quant_iters: int = 100
     quant_compare_w8: bool = False
     mapper: str = "energy"
+    bits_aware: bool = False
     device: str = "auto"
     seed: int = 0
 
@@ -278,7 +293,7 @@ class DataFreeSpec(RunSpec):
             images (also the sensitivity set), steps making them, reconstruction steps per
             unit.
         cache_dir: Where synthetic sets are cached (per teacher).
-        mapper, device, seed: As for the co-search.
+        mapper, bits_aware, device, seed: As for the co-search.
     """
 
     kind = "data-free"
@@ -301,6 +316,7 @@ class DataFreeSpec(RunSpec):
     recon_iters: int = 100
     cache_dir: str | None = None
     mapper: str = "energy"
+    bits_aware: bool = False
     device: str = "auto"
     seed: int = 0
 
@@ -376,6 +392,7 @@ class EvaluatorSpec(RunSpec):
         max_seconds: Optional wall-clock cap on each training (0 = none).
         mapper: What the labelling cost model's mapper minimises per layer (``energy``, the
             default; ``latency``, ``edp``, ``balanced``).
+        bits_aware: The mapper also sizes tiles at the layers' own bit-widths.
         seed: Seed.
     """
 
@@ -389,6 +406,7 @@ class EvaluatorSpec(RunSpec):
     generator_steps: int = 2200
     max_seconds: float = 0.0
     mapper: str = "energy"
+    bits_aware: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:

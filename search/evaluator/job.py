@@ -3,12 +3,11 @@ as run artefacts (``evaluator.pt/json``, ``generator.pt/json``)."""
 
 from __future__ import annotations
 
-from coexplore.accel_model import AnalyticalModel
 from coexplore.progress import ProgressFn
 from coexplore.runs import RunResult
 from coexplore.search.evaluator.persistence import evaluator_files
 from coexplore.search.evaluator.training import EvaluatorConfig, train_evaluator
-from coexplore.search.specs import EvaluatorSpec
+from coexplore.search.specs import EvaluatorSpec, cost_model
 
 __all__ = ["EvaluatorReport", "run_evaluator_training"]
 
@@ -41,7 +40,7 @@ def run_evaluator_training(spec: EvaluatorSpec, progress: ProgressFn | None = No
         max_seconds=spec.max_seconds,
         seed=spec.seed,
     )
-    model = AnalyticalModel(mapper_metric=spec.mapper)
+    model = cost_model(spec)
     ev, metrics = train_evaluator(spec.space, ecfg, model=model, progress=progress)
     gen, gmetrics = train_generator(ev, gcfg, progress=progress)
     m = metrics

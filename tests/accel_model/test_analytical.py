@@ -91,8 +91,10 @@ def test_latency_never_rises_when_bandwidth_rises(
 @pytest.mark.parametrize(
     "model",
     [MODEL, AnalyticalModel(mapper_metric="edp"),
-     AnalyticalModel(mapper_metric="balanced", nested_buffers=True)],
-    ids=["default", "edp", "balanced-nested"],
+     AnalyticalModel(mapper_metric="balanced", nested_buffers=True),
+     AnalyticalModel(bits_aware=True), AnalyticalModel(mapper_metric="latency", bits_aware=True),
+     AnalyticalModel(mapper_metric="balanced", nested_buffers=True, bits_aware=True)],
+    ids=["default", "edp", "balanced-nested", "bits", "latency-bits", "balanced-nested-bits"],
 )  # fmt: skip
 def test_vectorised_equals_one_by_one(model: AnalyticalModel) -> None:
     """A design's cost does not depend on the batch around it (the latency-aware mappers
@@ -107,6 +109,52 @@ def test_vectorised_equals_one_by_one(model: AnalyticalModel) -> None:
         assert one.energy_pj == pytest.approx(many.energy_pj[i], rel=1e-12)
         assert one.latency_cycles == pytest.approx(many.latency_cycles[i], rel=1e-12)
         assert one.area_mm2 == pytest.approx(many.area_mm2[i], rel=1e-12)
+
+
+@pytest.mark.parametrize("metric", ["energy", "latency"])
+def test_bits_aware_tiles_use_the_room_narrower_words_leave(metric: str) -> None:
+    """Bits-aware, a 4-bit layer's tiles are also sized for 4-bit words: where the 8-bit
+    tiles did not fit, DRAM traffic falls below half of the 8-bit traffic (with the
+    datapath's tiling it never does). At the datapath's width nothing changes, and under the
+    latency mapper a narrower network is never slower, Bit Fusion's packing included."""
+    batch = get_design_space("edge").sample(400, seed=5)
+    wl = get_network("resnet20")
+    plain = AnalyticalModel(mapper_metric=metric)
+    aware = AnalyticalModel(mapper_metric=metric, bits_aware=True)
+    p8, a8 = plain.evaluate(wl.with_bits(8), batch), aware.evaluate(wl.with_bits(8), batch)
+    np.testing.assert_array_equal(p8.energy_pj, a8.energy_pj)
+    np.testing.assert_array_equal(p8.latency_cycles, a8.latency_cycles)
+    p4, a4 = plain.evaluate(wl.with_bits(4), batch), aware.evaluate(wl.with_bits(4), batch)
+    ok = p8.feasible & p4.feasible & a4.feasible
+    assert ok.sum() > 200
+    assert (p4.dram_bits[ok] >= 0.5 * p8.dram_bits[ok] * (1 - 1e-9)).all()
+    assert (a4.dram_bits[ok] < 0.45 * p8.dram_bits[ok]).sum() >= 10
+    if metric == "latency":
+        prev = a8
+        for bits in (6, 4, 3, 2):
+            now = aware.evaluate(wl.with_bits(bits), batch, per_layer=True)
+            both = prev.feasible & now.feasible
+            assert (now.latency_cycles[both] <= prev.latency_cycles[both] * (1 + 1e-9)).all()
+            prev = now
+        fused = ok & (batch.mac_mode == 1)  # packing at 4 bits: faster tilings are chosen
+        assert (a4.latency_cycles[fused] < 0.95 * p4.latency_cycles[fused]).any()
+
+
+def test_bits_aware_prices_per_configuration_widths_as_one_by_one() -> None:
+    """Different widths per configuration (bits-aware: a tiling per width group) give what
+    each configuration's widths give alone."""
+    model = AnalyticalModel(mapper_metric="edp", bits_aware=True)
+    batch = get_design_space("edge").sample(24, seed=8)
+    wl = get_network("resnet20")
+    rng = np.random.default_rng(0)
+    wb = rng.choice([2, 4, 8], size=(len(wl), 24))
+    wb[:, 12:] = wb[:, :12]  # repeated width vectors share a group
+    many = model.evaluate(wl, batch, w_bits=wb, a_bits=wb)
+    for i in (0, 5, 13, 23):
+        one = model.evaluate(wl, batch.take(np.array([i])), w_bits=wb[:, i], a_bits=wb[:, i])
+        assert one.energy_pj[0] == pytest.approx(many.energy_pj[i], rel=1e-12)
+        assert one.latency_cycles[0] == pytest.approx(many.latency_cycles[i], rel=1e-12)
+    assert model.version != AnalyticalModel(mapper_metric="edp").version  # labels differ
 
 
 def test_chunking_does_not_change_results() -> None:

@@ -132,12 +132,19 @@ def test_the_cost_model_bench_compares_every_mapper_variant() -> None:
     res = run_cost_model_bench(speed_configs=2000, with_zigzag=False,
                                property_networks=("resnet20",), property_designs=40)  # fmt: skip
     assert list(res["mapper_metrics"]) == [
-        "energy", "latency", "edp", "edp+nested", "balanced+nested"
+        "energy", "latency", "edp", "edp+nested", "balanced+nested", "energy+bits", "edp+bits"
     ]  # fmt: skip
     text = render_markdown(res, "search bench cost-model --no-zigzag")
-    header = "| step | energy | latency | edp | edp+nested | balanced+nested |"
+    header = ("| step | energy | latency | edp | edp+nested | balanced+nested | energy+bits | "
+              "edp+bits |")  # fmt: skip
     assert header in text
     assert "| energy / default mapper's: median, p90, max | 1.000, 1.000, 1.00 |" in text
+    # the datapath's tiling keeps DRAM traffic at 4 bits at about half of 8 bits' at best;
+    # tiles sized for 4-bit words move less
+    low = {name: m["low_bits"] for name, m in res["mapper_metrics"].items()}
+    assert low["energy"]["dram_p10"] >= 0.5 - 1e-9
+    assert low["energy+bits"]["dram_p10"] < low["energy"]["dram_p10"]
+    assert "| 4-bit / 8-bit network: DRAM bits, median and p10 | " in text
     for p in res["mapper_metrics"]["balanced+nested"]["properties"]:
         if p["step"].split()[0] in ("rf_bytes", "glb_kib", "glb_bits_per_cycle"):
             assert p["worst_ratio"] <= 1.02 + 1e-9, p

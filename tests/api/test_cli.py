@@ -113,6 +113,22 @@ def test_cost_prices_with_the_chosen_mapper() -> None:
     assert by["latency"]["latency_cycles"] < by["energy"]["latency_cycles"]
 
 
+def test_cost_sizes_tiles_for_narrow_words_with_bits_aware() -> None:
+    """At 4 bits, --bits-aware lets AlexNet's tiles hold twice the words in the same
+    buffers: less DRAM traffic than the datapath-width tiling; at 8 bits nothing changes."""
+    args = ["cost", "--network", "alexnet", "--pe", "16x16", "--glb-kib", "64", "--json"]
+    by = {}
+    for bits in ("4", "8"):
+        for aware in ("--no-bits-aware", "--bits-aware"):
+            res = runner.invoke(app, [*args, "--bits", bits, aware])
+            assert res.exit_code == 0, res.output
+            by[bits, aware] = json.loads(res.output)
+    assert by["8", "--bits-aware"] == by["8", "--no-bits-aware"]
+    narrow, wide = by["4", "--bits-aware"], by["4", "--no-bits-aware"]
+    assert narrow["dram_accesses_per_mac"] < wide["dram_accesses_per_mac"]
+    assert narrow["energy_pj"] < wide["energy_pj"]
+
+
 def test_cost_with_zigzag_puts_its_latency_split_beside_ours() -> None:
     from coexplore.accel_model.zigzag_adapter import zigzag_available
 

@@ -69,21 +69,22 @@ def test_cosearch_winners_are_verified_on_the_analytical_model(tmp_path: Path) -
 def test_another_mapper_labels_the_evaluator_and_verifies_the_winners(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """``mapper`` reaches every pricing of the run: the evaluator's labels (its own cache
-    entry) and the winners' verification; no call falls back to the default mapper."""
+    """``mapper`` and ``bits_aware`` reach every pricing of the run: the evaluator's labels
+    (its own cache entry) and the winners' verification; no call falls back to the default."""
     seen: list[str] = []
     evaluate = AnalyticalModel.evaluate
 
     def spy(self: AnalyticalModel, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        seen.append(self.mapper_metric)
+        seen.append((self.mapper_metric, self.bits_aware))
         return evaluate(self, *args, **kwargs)
 
     monkeypatch.setattr(AnalyticalModel, "evaluate", spy)
-    spec = CoSearchSpec(constraints=Constraints(fps_min=100), mapper="latency", **SMALL)
+    spec = CoSearchSpec(constraints=Constraints(fps_min=100), mapper="latency", bits_aware=True,
+                        **SMALL)  # fmt: skip
     r = run(spec).result
-    assert r.winners and set(seen) == {"latency"}
+    assert r.winners and set(seen) == {("latency", True)}
     sp = get_space("tiny")
-    latency_model = AnalyticalModel(mapper_metric="latency")
+    latency_model = AnalyticalModel(mapper_metric="latency", bits_aware=True)
     for w in r.winners:
         wl = sp.workload(np.array(w.ops), np.array(w.bits))
         costs = latency_model.evaluate(wl, [Accelerator.from_dict(w.accelerator)])

@@ -45,6 +45,11 @@ def test_the_sweep_prices_with_the_spec_mapper() -> None:
     wl = get_network("resnet20").with_bits(d.w_bits)
     rep = AnalyticalModel(mapper_metric="edp").report(wl, d.accelerator)
     assert rep.fps == pytest.approx(d.fps) and rep.energy_uj == pytest.approx(d.energy_uj)
+    aware = HardwareSweepSpec(accel_space="tiny", bits=(4,), mapper="edp", bits_aware=True)
+    d = run_hardware_search(aware).pareto[0]
+    model = AnalyticalModel(mapper_metric="edp", bits_aware=True)
+    rep = model.report(get_network("resnet20").with_bits(4), d.accelerator)
+    assert rep.fps == pytest.approx(d.fps) and rep.energy_uj == pytest.approx(d.energy_uj)
     with pytest.raises(ConfigError, match="nested_buffers"):
         HardwareSweepSpec(nested_buffers=True)
     with pytest.raises(ConfigError, match="mapper"):
