@@ -520,9 +520,8 @@ def _mapper_runs(  # noqa: ANN202
 
     The tiling depends on neither bandwidths, clock, MAC mode nor (unless ``layer_bits``
     are given: bits-aware) the layers' bit-widths, so a grid of 450k designs needs only a
-    few thousand mapper runs. Returns (column indices
-    into the distinct set, Mapping) per dataflow, the inverse index from designs to distinct
-    combinations, and their number.
+    few thousand mapper runs. Returns (column indices into the distinct set, Mapping) per
+    dataflow, the inverse index from designs to distinct combinations, and their number.
     """
     tiling_cols = [acc.pe_rows, acc.pe_cols, acc.rf_bytes, acc.glb_kib, acc.dataflow, acc.mac_bits]
     key_cols = list(tiling_cols)
