@@ -192,13 +192,23 @@ class MappingSelection:
     rf_pj: np.ndarray
     tech: Tech
     cap: np.ndarray | None = None
+    # Bits-aware: Bit Fusion designs (1, M) and their compute cycles per packing (MACs per
+    # PE per cycle), so compute follows the widths a candidate is priced at.
+    fused: np.ndarray | None = None
+    packed: dict[float, np.ndarray] | None = None
 
-    def price(self, moved: dict[str, np.ndarray], wb, ab, pb, port):  # noqa: ANN001, ANN201
-        """(score, tie-break) of one candidate, each (L, M); lower is better. ``wb``, ``ab``,
-        ``pb``: the bits W, I and partial sums are priced at; ``port``: the datapath's
-        accumulator width (the partial-sum RF port)."""
+    def measure(self, moved: dict[str, np.ndarray], wb, ab, pb, port):  # noqa: ANN001, ANN201
+        """(latency, energy) of one candidate, each (L, M). ``wb``, ``ab``, ``pb``: the bits
+        W, I and partial sums are priced at; ``port``: the datapath's accumulator width (the
+        partial-sum RF port). Both grow with the bits (every term does)."""
         t = self.tech
-        port_bits, latency = layer_latency(moved, self.compute, self.glb_bw, self.dram_bw, port)
+        compute = self.compute
+        if self.fused is not None and self.packed is not None:
+            pack = np.where(self.fused, bit_fusion_pack(wb, ab), 1.0)
+            compute = np.zeros(pack.shape)
+            for value, cycles in self.packed.items():
+                compute = np.where(pack == value, cycles, compute)
+        port_bits, latency = layer_latency(moved, compute, self.glb_bw, self.dram_bw, port)
         energy = (
             self.macs * (t.mult_pj_per_bit2 * wb * ab + t.add_pj_per_bit * pb)
             + (self.macs * (wb + ab + 2 * pb) + moved["rf_fill"]) * self.rf_pj
@@ -206,12 +216,26 @@ class MappingSelection:
             + moved["glb"] * t.noc_pj_per_bit
             + moved["dram"] * (self.glb_sram_pj + t.dram_pj_per_bit)
         )
+        return latency, energy
+
+    def score(self, moved: dict[str, np.ndarray], latency, energy):  # noqa: ANN001, ANN201
+        """(score, tie-break) of one candidate; lower is better. "energy" is the default
+        mapper's data-movement energy (GLB and DRAM bits), so its first choice is the same."""
         if self.metric == "latency":
             return latency, energy
         if self.metric == "capped":
             assert self.cap is not None
             return np.where(latency <= self.cap, energy, np.inf), latency
+        if self.metric == "energy":
+            t = self.tech
+            cost = (moved["glb"] * (self.glb_sram_pj + t.noc_pj_per_bit)
+                    + moved["dram"] * t.dram_pj_per_bit)  # fmt: skip
+            return cost, cost
         return latency * energy, energy
+
+    def price(self, moved: dict[str, np.ndarray], wb, ab, pb, port):  # noqa: ANN001, ANN201
+        """(score, tie-break) of one candidate (see :meth:`measure`, :meth:`score`)."""
+        return self.score(moved, *self.measure(moved, wb, ab, pb, port))
 
 
 def traffic(words: dict[str, np.ndarray], wb, ab, pb) -> dict[str, np.ndarray]:  # noqa: ANN001
@@ -242,6 +266,12 @@ def traffic(words: dict[str, np.ndarray], wb, ab, pb) -> dict[str, np.ndarray]: 
         # above the RF, so outputs spill) at partial-sum width
         "pe_out_bits": w["pe_out_words"] * np.where(w["glb_O"] > w["dram_O_final"] + 0.5, pb, ab),
     }  # fmt: skip
+
+
+def bit_fusion_pack(w_bits, a_bits):  # noqa: ANN001, ANN201
+    """MACs per Bit Fusion PE per cycle: 2-bit bricks fused in powers of two, 8x8 per PE."""
+    wq, aq = (2.0 ** np.ceil(np.log2(np.maximum(b, 2))) for b in (w_bits, a_bits))
+    return np.floor(8 / wq) * np.floor(8 / aq)
 
 
 def psum_bits(w_bits, a_bits, reduction):  # noqa: ANN001, ANN201
@@ -599,6 +629,10 @@ def best_mapping(
     glb_cap = np.broadcast_to(glb_bits, shape)
 
     cands = _CANDIDATES + (_BATCH_CANDIDATES if bool((np.asarray(sizes["B"]) > 1).any()) else ())
+    if layer_bits is not None:
+        assert select is not None and pick is not None and not lazy
+        return _bits_chain(sizings, cands, dataflow, sizes, geom, su, temporal, glb_cap, port,
+                           select, pick)  # fmt: skip
     # every candidate loop order at every sizing, sizing outermost
     tries = [(fill, caps, c) for fill, caps in sizings for c in cands]
     if pick is not None:
@@ -675,6 +709,59 @@ def _best_priced(tries, dataflow, sizes, geom, su, temporal, glb_cap, priced_at,
     return PricedCandidates(
         cands, port.shape, all_words, all_factors, pick, best_idx, best_cost, best_tie
     )
+
+
+def _bits_chain(sizings, cands, dataflow, sizes, geom, su, temporal, glb_cap, port, select,  # noqa: ANN001, ANN202, PLR0913
+                pick):  # fmt: skip
+    """The bits-aware choice: down the width ladder, one step at a time.
+
+    ``sizings`` are ordered by width, the datapath's last. At the widest step the best
+    candidate by ``select``'s metric is taken (the datapath mapper's choice); at each narrower
+    width the best among the candidates sized for that width or wider whose latency and energy
+    at this width are no worse than the previous step's choice at this width (which is always
+    allowed). Pricing grows with the bits, so a layer's latency and energy never rise as its
+    widths fall along the ladder, whatever the metric. Candidate tilings are rebuilt per step
+    rather than kept (memory stays one candidate's worth)."""
+    port_p = port[:, pick]
+    best = lim = None
+    for j in range(len(sizings) - 1, -1, -1):
+        bits = [sizings[j][0][op][:, pick] for op in ("W", "I", "O")]
+        if best is not None:  # the previous choice, priced at this width
+            lat, en = select.measure(traffic(best.words, *bits), *bits, port_p)
+            score, tie = select.score(traffic(best.words, *bits), lat, en)
+            best = dataclasses.replace(best, score=score, tie=tie)
+            lim = (lat, en)
+        for fill_bits, rf_caps in sizings[j:]:
+            for ri, gi, di in cands:
+                ro, go, do = RF_ORDERS[dataflow][ri], GLB_ORDERS[gi], DRAM_ORDERS[di]
+                words, factors = _evaluate(
+                    ro, go, sizes, geom, su, temporal, rf_caps, glb_cap, fill_bits, do
+                )
+                words = {k: v[:, pick] for k, v in words.items()}
+                moved = traffic(words, *bits)
+                lat, en = select.measure(moved, *bits, port_p)
+                score, tie = select.score(moved, lat, en)
+                if lim is not None:
+                    score = np.where((lat <= lim[0]) & (en <= lim[1]), score, np.inf)
+                factors = {lv: {d: f[:, pick] for d, f in fs.items()} for lv, fs in factors.items()}
+                shape = score.shape
+                if best is None:
+                    best = Mapping(words, np.full(shape, ri), np.full(shape, gi),
+                                   np.full(shape, di), factors, score, tie)  # fmt: skip
+                    continue
+                better = (score < best.score) | ((score == best.score) & (tie < best.tie))
+                best = Mapping(
+                    words={k: np.where(better, v, best.words[k]) for k, v in words.items()},
+                    rf_order=np.where(better, ri, best.rf_order),
+                    glb_order=np.where(better, gi, best.glb_order),
+                    dram_order=np.where(better, di, best.dram_order),
+                    factors={lv: {d: np.where(better, factors[lv][d], best.factors[lv][d])
+                                  for d in DIMS} for lv in factors},  # fmt: skip
+                    score=np.where(better, score, best.score),
+                    tie=np.where(better, tie, best.tie),
+                )
+    assert best is not None
+    return best
 
 
 @dataclasses.dataclass(frozen=True)

@@ -195,6 +195,11 @@ class AnalyticalModel(CostModel):
             self.version += "-nested"
         # tiles sized at each layer's own bit-widths too (see _loopnest.best_mapping)
         self.bits_aware = bool(bits_aware)
+        if bits_aware and (nested_buffers or mapper_metric == "balanced"):
+            raise ConfigError(
+                "bits_aware works with mapper_metric 'energy', 'latency' or 'edp', without "
+                "nested_buffers (its width chain is not combined with those yet)."
+            )
         if bits_aware:
             self.version += "-bits"
 
@@ -525,9 +530,12 @@ def _mapper_runs(  # noqa: ANN202
     """
     tiling_cols = [acc.pe_rows, acc.pe_cols, acc.rf_bytes, acc.glb_kib, acc.dataflow, acc.mac_bits]
     key_cols = list(tiling_cols)
-    if metric != "energy":  # latency-aware choices depend on the bandwidths too
+    # Latency-aware choices depend on the bandwidths too; so does the bits-aware chain (it
+    # holds latency along the widths), which also depends on Bit Fusion's packing.
+    priced = metric != "energy" or layer_bits is not None
+    if priced:
         key_cols += [acc.glb_bits_per_cycle, acc.dram_bytes_per_cycle]
-        if layer_bits is not None:  # and, at the layers' widths, on Bit Fusion's packing
+        if layer_bits is not None:
             key_cols.append(acc.mac_mode)
     _, first, inverse = np.unique(_codes(key_cols), return_index=True, return_inverse=True)
     sub = acc.take(first)
@@ -549,7 +557,7 @@ def _mapper_runs(  # noqa: ANN202
             runs.append((sel, mp))
             continue
         tiles, pick = sel, None
-        if metric != "energy":
+        if priced:
             _, rep, pick = np.unique(tiling_code[sel], return_index=True, return_inverse=True)
             tiles, pick = sel[rep], pick.reshape(-1)
 
@@ -558,7 +566,7 @@ def _mapper_runs(  # noqa: ANN202
 
         glb_pj = tech.rf_pj_per_bit(row(sub.glb_kib) * 1024.0) + tech.noc_pj_per_bit
         select = None
-        if metric != "energy":
+        if priced:
             select = _selection(sizes, sub, sel, int(d), tech, first_pass,
                                 layer_bits=layer_bits)  # fmt: skip
         args = (
@@ -694,12 +702,16 @@ def _selection(  # noqa: ANN202
 
     z = sizes
     rows, cols = row(sub.pe_rows), row(sub.pe_cols)
-    pack = 1.0
-    if layer_bits is not None:
-        wq, aq = (2.0 ** np.ceil(np.log2(np.maximum(b, 2))) for b in layer_bits)
-        pack = np.where(row(sub.mac_mode) == 1, np.floor(8 / wq) * np.floor(8 / aq), 1.0)
-    compute, _ = compute_cycles(z["B"], z["G"], z["K"], z["C"], z["OY"], z["OX"], z["FY"],
-                                z["FX"], rows, cols, np.full_like(rows, d), pack)  # fmt: skip
+
+    def cycles(pack: float) -> np.ndarray:
+        return compute_cycles(z["B"], z["G"], z["K"], z["C"], z["OY"], z["OX"], z["FY"], z["FX"],
+                              rows, cols, np.full_like(rows, d), pack)[0]  # fmt: skip
+
+    compute = cycles(1.0)
+    fused = packed = None
+    if layer_bits is not None:  # compute at the widths each candidate is priced at
+        fused = row(sub.mac_mode) == 1
+        packed = {1.0: compute, **{p: cycles(p) for p in (2.0, 4.0, 8.0, 16.0)}}
     return MappingSelection(
         metric=metric,
         compute=compute,
@@ -710,6 +722,8 @@ def _selection(  # noqa: ANN202
         rf_pj=tech.rf_pj_per_bit(row(sub.rf_bytes)),
         tech=tech,
         cap=cap,
+        fused=fused,
+        packed=packed,
     )
 
 
