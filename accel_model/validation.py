@@ -550,8 +550,8 @@ def _mapper_metric_lines(by_metric: dict[str, dict[str, Any]]) -> list[str]:
         "### The same sweep by what the mapper minimises",
         "",
         "`AnalyticalModel(mapper_metric=...)`: the default keeps each layer's least "
-        "data-movement-energy tiling; `latency` and `edp` (opt-in, not yet used by the "
-        "evaluators or any other result) price each candidate tiling as the model prices the "
+        "data-movement-energy tiling; `latency` and `edp` (opt-in; results/evaluator_edp.md "
+        "trains on `edp`) price each candidate tiling as the model prices the "
         "layer; `balanced` keeps the least energy among the candidates at most 2 % slower than "
         "the fastest (so, with nested candidates, a bandwidth or buffer step never raises a "
         "layer's latency by more than 2 %); `+nested` (`nested_buffers=True`) adds the "
@@ -559,8 +559,9 @@ def _mapper_metric_lines(by_metric: dict[str, dict[str, Any]]) -> list[str]:
         "4 KiB), priced on the design itself, so "
         "candidate sets nest along the spaces' doubling buffers; `+bits` (`bits_aware=True`) "
         "also sizes tiles for the layer's own widths and every wider one of 2/3/4/6/8/16 bits "
-        "up to the datapath's, each candidate priced at the layer's widths (so a buffer holds "
-        "twice the 4-bit words). Counterexamples / pairs "
+        "up to the datapath's (so a buffer holds twice the 4-bit words) and chooses down that "
+        "ladder, each step keeping the best candidate no slower and no costlier than the "
+        "wider step's choice. Counterexamples / pairs "
         "(worst ratio), summed over the networks; speed as above, on the same configurations "
         "(the latency-aware mappers build each tiling once and price it per bandwidth pair); "
         "the 4-bit network over the 8-bit one on the sweep's designs (medians).",
