@@ -727,8 +727,9 @@ def _bits_chain(sizings, cands, dataflow, sizes, geom, su, temporal, glb_cap, po
     for j in range(len(sizings) - 1, -1, -1):
         bits = [sizings[j][0][op][:, pick] for op in ("W", "I", "O")]
         if best is not None:  # the previous choice, priced at this width
-            lat, en = select.measure(traffic(best.words, *bits), *bits, port_p)
-            score, tie = select.score(traffic(best.words, *bits), lat, en)
+            moved = traffic(best.words, *bits)
+            lat, en = select.measure(moved, *bits, port_p)
+            score, tie = select.score(moved, lat, en)
             best = dataclasses.replace(best, score=score, tie=tie)
             lim = (lat, en)
         for fill_bits, rf_caps in sizings[j:]:

@@ -67,7 +67,9 @@ from coexplore.accel_model._loopnest import (
     MappingSelection,
     accumulator_bits,
     best_mapping,
+    bit_fusion_pack,
     layer_latency,
+    psum_bits,
     spatial_factors,
     traffic,
 )
@@ -239,7 +241,7 @@ class AnalyticalModel(CostModel):
         crs = (la.c * la.r * la.s).astype(np.float64)[:, None]
         uniform = wb.shape[1] == 1 and ab.shape[1] == 1
         if uniform:  # one bit-width per layer: price each distinct tiling once
-            moved_u = traffic(words, wb, ab, _psum_bits(wb, ab, crs))
+            moved_u = traffic(words, wb, ab, psum_bits(wb, ab, crs))
         parts = []
         for start in range(0, m, self.chunk):
             sl = slice(start, min(m, start + self.chunk))
@@ -250,7 +252,7 @@ class AnalyticalModel(CostModel):
                 moved = {k: v[:, inv] for k, v in moved_u.items()}
             else:
                 w_b = {k: w[:, inv] for k, w in words.items()}
-                moved = traffic(w_b, wb_b, ab_b, _psum_bits(wb_b, ab_b, crs))
+                moved = traffic(w_b, wb_b, ab_b, psum_bits(wb_b, ab_b, crs))
             parts.append(self._evaluate_block(la, batch.take(sl), wb_b, ab_b, per_layer, moved))
         return CostBatch.concatenate(parts, workload.layer_names)
 
@@ -352,8 +354,8 @@ class AnalyticalModel(CostModel):
         # Precision: Bit Fusion bricks are 2 bits wide and fuse in powers of two.
         wq = 2.0 ** np.ceil(np.log2(np.maximum(wb, 2)))
         aq = 2.0 ** np.ceil(np.log2(np.maximum(ab, 2)))
-        pack = np.where(bitfusion, np.floor(8 / wq) * np.floor(8 / aq), 1.0)  # MACs/PE/cycle
-        pb = _psum_bits(wb, ab, crs)
+        pack = np.where(bitfusion, bit_fusion_pack(wb, ab), 1.0)  # MACs/PE/cycle
+        pb = psum_bits(wb, ab, crs)
         bits_ok = (wb <= base) & (ab <= base)
 
         compute, fill = compute_cycles(n, g, k, c, p, q, r, s, rows, cols, df, pack)
@@ -503,11 +505,6 @@ def _sizes(la: LayerArrays) -> dict[str, np.ndarray]:
     }
 
 
-def _psum_bits(wb: np.ndarray, ab: np.ndarray, crs: np.ndarray) -> np.ndarray:
-    """Partial-sum bits: the product's width plus the reduction's growth, at most 32."""
-    return np.minimum(32.0, wb + ab + np.ceil(np.log2(crs)))
-
-
 def _geometry(la: LayerArrays) -> Geometry:
     return Geometry(la.stride.astype(np.float64)[:, None], la.dilation.astype(np.float64)[:, None])
 
@@ -548,12 +545,10 @@ def _mapper_runs(  # noqa: ANN202
     for d in np.unique(sub.dataflow):
         sel = np.flatnonzero(sub.dataflow == d)
         if nested:
-            mp = _nested_mapping(sizes, geom, sub, sel, int(d), tech, first_pass,
-                                 layer_bits=layer_bits)  # fmt: skip
+            mp = _nested_mapping(sizes, geom, sub, sel, int(d), tech, first_pass)
             if metric == "balanced":
                 cap = mp.score * (1 + BALANCED_SLACK)
-                mp = _nested_mapping(sizes, geom, sub, sel, int(d), tech, "capped", cap,
-                                     layer_bits)  # fmt: skip
+                mp = _nested_mapping(sizes, geom, sub, sel, int(d), tech, "capped", cap)
             runs.append((sel, mp))
             continue
         tiles, pick = sel, None
@@ -568,7 +563,7 @@ def _mapper_runs(  # noqa: ANN202
         select = None
         if priced:
             select = _selection(sizes, sub, sel, int(d), tech, first_pass,
-                                layer_bits=layer_bits)  # fmt: skip
+                                per_width=layer_bits is not None)  # fmt: skip
         args = (
             sizes,
             geom,
@@ -587,7 +582,7 @@ def _mapper_runs(  # noqa: ANN202
             capped = dataclasses.replace(
                 select, metric="capped", cap=mp.score * (1 + BALANCED_SLACK)
             )
-            mp = best_mapping(*args, capped, pick, layer_bits=layer_bits)
+            mp = best_mapping(*args, capped, pick)  # (bits-aware is refused with balanced)
         runs.append((sel, mp))
     return runs, inverse.reshape(-1), len(first)
 
@@ -610,7 +605,6 @@ def _nested_mapping(  # noqa: ANN202
     tech: Tech,
     metric: str,
     cap: np.ndarray | None = None,
-    layer_bits: tuple[np.ndarray, np.ndarray] | None = None,
 ):
     """The best mapping of each design ``sel`` among the candidate tilings of its own buffers
     and of every halving of them (RF down to 16 B, GLB down to 4 KiB), all priced on the design
@@ -652,11 +646,9 @@ def _nested_mapping(  # noqa: ANN202
         tech.rf_pj_per_bit(row(glb) * 1024.0) + tech.noc_pj_per_bit,  # unused: select prices
         tech.dram_pj_per_bit,
         top.mac_bits[tile_pairs].astype(np.float64)[None, :],
-        _selection(sizes, sub, sel[pair], d, tech, metric, None if cap is None else cap[:, pair],
-                   layer_bits),  # fmt: skip
+        _selection(sizes, sub, sel[pair], d, tech, metric, None if cap is None else cap[:, pair]),
         pick.reshape(-1),
         lazy=True,
-        layer_bits=layer_bits,
     )
     own = members[0]  # the design's own buffers: always a member
     best_col = np.broadcast_to(own, mp.score[:, own].shape)
@@ -690,7 +682,7 @@ def _selection(  # noqa: ANN202
     tech: Tech,
     metric: str,
     cap: np.ndarray | None = None,
-    layer_bits: tuple[np.ndarray, np.ndarray] | None = None,
+    per_width: bool = False,
 ):
     """What a latency-aware mapper needs to price a candidate tiling as the model will:
     the layers' compute cycles on each array (datapath-width operands, so one MAC per PE
@@ -709,7 +701,7 @@ def _selection(  # noqa: ANN202
 
     compute = cycles(1.0)
     fused = packed = None
-    if layer_bits is not None:  # compute at the widths each candidate is priced at
+    if per_width:  # bits-aware: compute at the widths each candidate is priced at
         fused = row(sub.mac_mode) == 1
         packed = {1.0: compute, **{p: cycles(p) for p in (2.0, 4.0, 8.0, 16.0)}}
     return MappingSelection(
