@@ -629,7 +629,7 @@ def best_mapping(
     glb_cap = np.broadcast_to(glb_bits, shape)
 
     cands = _CANDIDATES + (_BATCH_CANDIDATES if bool((np.asarray(sizes["B"]) > 1).any()) else ())
-    if layer_bits is not None:
+    if len(sizings) > 1:  # bits-aware, with narrower widths than the datapath's
         assert select is not None and pick is not None and not lazy
         return _bits_chain(sizings, cands, dataflow, sizes, geom, su, temporal, glb_cap, port,
                            select, pick)  # fmt: skip
@@ -711,6 +711,11 @@ def _best_priced(tries, dataflow, sizes, geom, su, temporal, glb_cap, priced_at,
     )
 
 
+# Elements (layers x priced columns) the bits-aware chain prices in one block: every
+# candidate's latency, energy and score are kept per width at or below its sizing.
+_CHAIN_ELEMENTS = 1 << 14
+
+
 def _bits_chain(sizings, cands, dataflow, sizes, geom, su, temporal, glb_cap, port, select,  # noqa: ANN001, ANN202, PLR0913
                 pick):  # fmt: skip
     """The bits-aware choice: down the width ladder, one step at a time.
@@ -718,51 +723,123 @@ def _bits_chain(sizings, cands, dataflow, sizes, geom, su, temporal, glb_cap, po
     ``sizings`` are ordered by width, the datapath's last. At the widest step the best
     candidate by ``select``'s metric is taken (the datapath mapper's choice); at each narrower
     width the best among the candidates sized for that width or wider whose latency and energy
-    at this width are no worse than the previous step's choice at this width (which is always
-    allowed). Pricing grows with the bits, so a layer's latency and energy never rise as its
-    widths fall along the ladder, whatever the metric. Candidate tilings are rebuilt per step
-    rather than kept (memory stays one candidate's worth)."""
-    port_p = port[:, pick]
-    best = lim = None
-    for j in range(len(sizings) - 1, -1, -1):
-        bits = [sizings[j][0][op][:, pick] for op in ("W", "I", "O")]
-        if best is not None:  # the previous choice, priced at this width
-            moved = traffic(best.words, *bits)
-            lat, en = select.measure(moved, *bits, port_p)
-            score, tie = select.score(moved, lat, en)
-            best = dataclasses.replace(best, score=score, tie=tie)
-            lim = (lat, en)
-        for fill_bits, rf_caps in sizings[j:]:
+    at this width are no worse than the previous step's choice at this width (which stands
+    unless beaten). Pricing grows with the bits, so a layer's latency and energy never rise as
+    its widths fall along the ladder, whatever the metric.
+
+    Each candidate tiling is built once per block of priced columns and priced at every width
+    at or below its sizing; the chain then runs on those prices, and the winners' tilings are
+    rebuilt once at the end, only where they won (memory stays a block's worth)."""
+    n, nc = len(sizings), len(cands)
+    full = port.shape
+    bits = [[np.broadcast_to(s[0][op], full) for op in _OPS] for s in sizings]
+    choice = np.zeros((full[0], len(pick)), dtype=np.int64)  # sizing * nc + candidate
+    score, tie = np.zeros(choice.shape), np.zeros(choice.shape)
+    order = np.argsort(pick, kind="stable")  # a block's columns share tilings
+    per = max(1, _CHAIN_ELEMENTS // full[0])
+    for start in range(0, len(pick), per):
+        cols = order[start : start + per]
+        tiles, local = np.unique(pick[cols], return_inverse=True)
+        local = local.reshape(-1)
+        sel = _select_columns(select, cols)
+        port_b = port[:, pick[cols]]
+        widths = [[b[:, pick[cols]] for b in bw] for bw in bits]
+
+        def block(x, tiles=tiles):  # noqa: ANN001, ANN202
+            return np.broadcast_to(x, full)[:, tiles]
+
+        # prices[k]: lists of (L, block) latency, energy, score, tie, one entry per candidate
+        # sized at width k or wider, in the order sizing * nc + candidate
+        prices = [([], [], [], []) for _ in range(n)]
+        for j, (fill_bits, rf_caps) in enumerate(sizings):
+            fill_b = {op: block(v) for op, v in fill_bits.items()}
+            caps_b = {op: block(v) for op, v in rf_caps.items()}
             for ri, gi, di in cands:
-                ro, go, do = RF_ORDERS[dataflow][ri], GLB_ORDERS[gi], DRAM_ORDERS[di]
-                words, factors = _evaluate(
-                    ro, go, sizes, geom, su, temporal, rf_caps, glb_cap, fill_bits, do
-                )
-                words = {k: v[:, pick] for k, v in words.items()}
-                moved = traffic(words, *bits)
-                lat, en = select.measure(moved, *bits, port_p)
-                score, tie = select.score(moved, lat, en)
-                if lim is not None:
-                    score = np.where((lat <= lim[0]) & (en <= lim[1]), score, np.inf)
-                factors = {lv: {d: f[:, pick] for d, f in fs.items()} for lv, fs in factors.items()}
-                shape = score.shape
-                if best is None:
-                    best = Mapping(words, np.full(shape, ri), np.full(shape, gi),
-                                   np.full(shape, di), factors, score, tie)  # fmt: skip
-                    continue
-                better = (score < best.score) | ((score == best.score) & (tie < best.tie))
-                best = Mapping(
-                    words={k: np.where(better, v, best.words[k]) for k, v in words.items()},
-                    rf_order=np.where(better, ri, best.rf_order),
-                    glb_order=np.where(better, gi, best.glb_order),
-                    dram_order=np.where(better, di, best.dram_order),
-                    factors={lv: {d: np.where(better, factors[lv][d], best.factors[lv][d])
-                                  for d in DIMS} for lv in factors},  # fmt: skip
-                    score=np.where(better, score, best.score),
-                    tie=np.where(better, tie, best.tie),
-                )
-    assert best is not None
-    return best
+                words, _ = _evaluate(
+                    RF_ORDERS[dataflow][ri], GLB_ORDERS[gi], sizes, geom,
+                    {d: block(v) for d, v in su.items()},
+                    {d: block(v) for d, v in temporal.items()},
+                    caps_b, block(glb_cap), fill_b, DRAM_ORDERS[di],
+                )  # fmt: skip
+                words = {key: v[:, local] for key, v in words.items()}
+                for k in range(j + 1):
+                    moved = traffic(words, *widths[k])
+                    lat, en = sel.measure(moved, *widths[k], port_b)
+                    values = (lat, en, *sel.score(moved, lat, en))
+                    for store, value in zip(prices[k], values, strict=True):
+                        store.append(value)
+        cur = None
+        for k in range(n - 1, -1, -1):
+            lat, en, sc, ti = (np.stack(p) for p in prices[k])
+            ids = np.broadcast_to(k * nc + np.arange(len(sc))[:, None, None], sc.shape)
+            if cur is not None:  # the previous choice, priced at this width, first
+                pos = (cur - k * nc)[None]
+                lim_lat, lim_en = np.take_along_axis(lat, pos, 0), np.take_along_axis(en, pos, 0)
+                ok = (lat <= lim_lat) & (en <= lim_en)
+                sc = np.concatenate([np.take_along_axis(sc, pos, 0), np.where(ok, sc, np.inf)])
+                ti = np.concatenate([np.take_along_axis(ti, pos, 0), ti])
+                ids = np.concatenate([cur[None], ids])
+            # the first candidate with the least (score, tie-break), as a scan would keep
+            least = sc.min(0)
+            ti_least = np.where(sc == least, ti, np.inf)
+            first = np.argmax((sc == least) & (ti_least == ti_least.min(0)), axis=0)[None]
+            cur = np.take_along_axis(ids, first, 0)[0]
+        choice[:, cols] = cur
+        score[:, cols] = least
+        tie[:, cols] = np.take_along_axis(ti, first, 0)[0]
+    return _rebuild(choice, score, tie, sizings, cands, dataflow, sizes, geom, su, temporal,
+                    glb_cap, pick)  # fmt: skip
+
+
+def _select_columns(select: MappingSelection, cols: np.ndarray) -> MappingSelection:
+    """``select`` at priced columns ``cols`` (its per-layer ``macs`` apply to all)."""
+
+    def take(x):  # noqa: ANN001, ANN202
+        return None if x is None else x[:, cols]
+
+    return dataclasses.replace(
+        select,
+        compute=take(select.compute), glb_bw=take(select.glb_bw),
+        dram_bw=take(select.dram_bw), glb_sram_pj=take(select.glb_sram_pj),
+        rf_pj=take(select.rf_pj), cap=take(select.cap), fused=take(select.fused),
+        packed=None if select.packed is None else {p: take(c) for p, c in select.packed.items()},
+    )  # fmt: skip
+
+
+def _rebuild(choice, score, tie, sizings, cands, dataflow, sizes, geom, su, temporal, glb_cap,  # noqa: ANN001, ANN202, PLR0913
+             pick):  # fmt: skip
+    """The chosen tilings: each winning candidate rebuilt on the (layer, tiling column)
+    elements it won, as a row of elements (the tiling of an element depends on it alone)."""
+    full = np.broadcast(glb_cap, su["K"]).shape
+    shape = choice.shape
+    words = {key: np.zeros(shape) for key in WORD_KEYS}
+    factors = {lv: {d: np.ones(shape) for d in DIMS} for lv in ("rf", "glb", "dram")}
+    orders = np.array(cands)[choice % len(cands)]
+    for g in np.unique(choice):
+        rows, cols = np.nonzero(choice == g)
+        codes, inv = np.unique(rows * full[1] + pick[cols], return_inverse=True)
+        lr, tc = np.divmod(codes, full[1])
+
+        def at(x, lr=lr, tc=tc):  # noqa: ANN001, ANN202
+            return np.broadcast_to(x, full)[lr, tc][None, :]
+
+        fill_bits, rf_caps = sizings[g // len(cands)]
+        ri, gi, di = cands[g % len(cands)]
+        w, f = _evaluate(
+            RF_ORDERS[dataflow][ri], GLB_ORDERS[gi],
+            {d: v[lr, 0][None, :] for d, v in sizes.items()},
+            Geometry(geom.stride[lr, 0][None, :], geom.dil[lr, 0][None, :]),
+            {d: at(v) for d, v in su.items()}, {d: at(v) for d, v in temporal.items()},
+            {op: at(v) for op, v in rf_caps.items()}, at(glb_cap),
+            {op: at(v) for op, v in fill_bits.items()}, DRAM_ORDERS[di],
+        )  # fmt: skip
+        inv = inv.reshape(-1)
+        for key in WORD_KEYS:
+            words[key][rows, cols] = w[key][0, inv]
+        for lv in factors:
+            for d in DIMS:
+                factors[lv][d][rows, cols] = np.broadcast_to(f[lv][d], w["glb_W"].shape)[0, inv]
+    return Mapping(words, orders[..., 0], orders[..., 1], orders[..., 2], factors, score, tie)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -517,6 +517,7 @@ def _mapper_runs(  # noqa: ANN202
     metric: str = "energy",
     nested: bool = False,
     layer_bits: tuple[np.ndarray, np.ndarray] | None = None,
+    chain: bool | None = None,
 ):
     """Runs the mapper once per distinct (array, RF, GLB, dataflow, datapath) combination.
 
@@ -528,8 +529,11 @@ def _mapper_runs(  # noqa: ANN202
     tiling_cols = [acc.pe_rows, acc.pe_cols, acc.rf_bytes, acc.glb_kib, acc.dataflow, acc.mac_bits]
     key_cols = list(tiling_cols)
     # Latency-aware choices depend on the bandwidths too; so does the bits-aware chain (it
-    # holds latency along the widths), which also depends on Bit Fusion's packing.
-    priced = metric != "energy" or layer_bits is not None
+    # holds latency along the widths, when some layer is narrower than some datapath), which
+    # also depends on Bit Fusion's packing.
+    if chain is None:
+        chain = layer_bits is not None and _narrowest(layer_bits) < acc.mac_bits.max()
+    priced = metric != "energy" or chain
     if priced:
         key_cols += [acc.glb_bits_per_cycle, acc.dram_bytes_per_cycle]
         if layer_bits is not None:
@@ -739,23 +743,48 @@ def _words(
     shape_key = np.hstack(columns)
     _, first_layer, layer_of = np.unique(shape_key, axis=0, return_index=True, return_inverse=True)
     layer_of = layer_of.reshape(-1)
-    bits_u = None  # the distinct layers' (W, A) widths, (U, 1) each
-    if layer_bits is not None:
-        bits_u = (shape_key[first_layer, -2:-1], shape_key[first_layer, -1:])
-    runs, inverse, n_unique = _mapper_runs(
-        {d: v[first_layer] for d, v in sizes.items()},
-        geom.take(first_layer),
-        acc,
-        tech,
-        metric,
-        nested,
-        bits_u,
-    )
-    out = {key: np.zeros((len(first_layer), n_unique)) for key in WORD_KEYS}
-    for sel, mp in runs:
-        for key, arr in out.items():
-            arr[:, sel] = mp.words[key]
-    return {key: arr[layer_of] for key, arr in out.items()}, inverse
+    if layer_bits is None:
+        groups, chain = [first_layer], None
+    else:
+        # Bits-aware: the width ladder starts at the narrowest width of the layers mapped
+        # together, and a layer's own steps below its width repeat its own sizing, so layers
+        # are mapped in groups of equal narrowest width (same result, fewer candidates).
+        bits = shape_key[:, -2:]
+        low = bits[first_layer].min(axis=1)
+        groups = [first_layer[low == v] for v in np.unique(low)]
+        if len(acc) < _GROUP_MIN_DESIGNS:  # a few designs: one call costs less
+            groups = [first_layer]
+        chain = bool(low.min() < acc.mac_bits.max())  # the same pricing columns for all
+    out: dict[str, np.ndarray] = {}
+    inverse = np.zeros(0, dtype=np.int64)
+    row = np.zeros(len(shape_key), dtype=np.int64)  # each distinct layer's row in ``out``
+    for layers in groups:
+        runs, inverse, n_unique = _mapper_runs(
+            {d: v[layers] for d, v in sizes.items()},
+            geom.take(layers),
+            acc,
+            tech,
+            metric,
+            nested,
+            None if layer_bits is None else (bits[layers, :1], bits[layers, 1:]),
+            chain,
+        )
+        start = len(next(iter(out.values()))) if out else 0
+        part = {key: np.zeros((len(layers), n_unique)) for key in WORD_KEYS}
+        for sel, mp in runs:
+            for key, arr in part.items():
+                arr[:, sel] = mp.words[key]
+        out = {key: np.vstack([out[key], arr]) if out else arr for key, arr in part.items()}
+        row[layers] = start + np.arange(len(layers))
+    return {key: arr[row[first_layer[layer_of]]] for key, arr in out.items()}, inverse
+
+
+# Below this many designs, bits-aware layers are mapped in one call rather than per group.
+_GROUP_MIN_DESIGNS = 256
+
+
+def _narrowest(layer_bits: tuple[np.ndarray, np.ndarray]) -> float:
+    return float(min(np.min(b) for b in layer_bits))
 
 
 def _bits(value: np.ndarray, n_layers: int, m: int, name: str) -> np.ndarray:
