@@ -35,8 +35,14 @@ TARGETS = {
 SCALESIM_RESNET20 = {"os": 73_426, "ws": 84_083, "is": 193_674}
 
 
-def _speed(model: AnalyticalModel, n_configs: int, seed: int) -> dict[str, Any]:
+def _speed(
+    model: AnalyticalModel, n_configs: int, seed: int, bits: int | None = None
+) -> dict[str, Any]:
+    """Layer x configuration evaluations per second on ResNet-20 (its own 8-bit widths, or
+    ``bits`` for weights and activations), the best of three timed runs after a warm-up."""
     wl = get_network("resnet20")
+    if bits is not None:
+        wl = wl.with_bits(bits)
     accs = get_design_space("edge").sample(n_configs, seed)
     model.evaluate(wl, accs.take(slice(0, 1000)))  # warm-up
     best = math.inf
@@ -47,6 +53,7 @@ def _speed(model: AnalyticalModel, n_configs: int, seed: int) -> dict[str, Any]:
     evals = len(wl) * n_configs
     return {
         "network": "resnet20",
+        "bits": bits,
         "configs": n_configs,
         "layers": len(wl),
         "seconds": best,
@@ -480,10 +487,16 @@ def run_cost_model_bench(
     model = AnalyticalModel()
     out: dict[str, Any] = {"targets": {k: v for k, v in TARGETS.items()}, "seed": seed}
     out["speed"] = _speed(model, speed_configs, seed)
+    # at 4 bits the bits-aware mapper's width chain has steps to take (at 8 bits it has none)
+    low_speed = _speed(model, speed_configs, seed, bits=4)["evals_per_s"]
     out["properties"] = _properties(property_networks, property_designs, seed)
     # the opt-in latency-aware mappers (issue #14, item 1 in progress), same sweep and speed
     out["mapper_metrics"] = {
-        "energy": {"properties": out["properties"], "evals_per_s": out["speed"]["evals_per_s"]}
+        "energy": {
+            "properties": out["properties"],
+            "evals_per_s": out["speed"]["evals_per_s"],
+            "evals_per_s_4bit": low_speed,
+        }
     }
     # each variant's energy and latency against the default's, on the sweep's seeded designs
     space = get_design_space("edge")
@@ -499,6 +512,7 @@ def run_cost_model_bench(
             "properties": _properties(property_networks, property_designs, seed,
                                       mapper_metric=m, nested_buffers=nested, bits_aware=bits),
             "evals_per_s": _speed(variant, speed_configs, seed)["evals_per_s"],
+            "evals_per_s_4bit": _speed(variant, speed_configs, seed, bits=4)["evals_per_s"],
             "against_energy": _against_energy(variant, reference, accs),
             "low_bits": _low_bits(variant, property_networks, accs),
         }  # fmt: skip
@@ -563,7 +577,8 @@ def _mapper_metric_lines(by_metric: dict[str, dict[str, Any]]) -> list[str]:
         "ladder, each step keeping the best candidate no slower and no costlier than the "
         "wider step's choice. Counterexamples / pairs "
         "(worst ratio), summed over the networks; speed as above, on the same configurations "
-        "(the latency-aware mappers build each tiling once and price it per bandwidth pair); "
+        "(the latency-aware mappers build each tiling once and price it per bandwidth pair) "
+        "and again with ResNet-20 at W4A4, where the `+bits` width chain has steps to take; "
         "the 4-bit network over the 8-bit one on the sweep's designs (medians).",
         "",
         "| step | " + " | ".join(by_metric) + " |",
@@ -581,6 +596,9 @@ def _mapper_metric_lines(by_metric: dict[str, dict[str, Any]]) -> list[str]:
         out.append(f"| {kind} | " + " | ".join(cells) + " |")
     out.append("| evaluations per second | " + " | ".join(
         f"{m['evals_per_s']:,.0f}" for m in by_metric.values()) + " |")  # fmt: skip
+    if all("evals_per_s_4bit" in m for m in by_metric.values()):
+        out.append("| evaluations per second, W4A4 network | " + " | ".join(
+            f"{m['evals_per_s_4bit']:,.0f}" for m in by_metric.values()) + " |")  # fmt: skip
     if all("against_energy" in m for m in by_metric.values()):
         a = [m["against_energy"] for m in by_metric.values()]
         out.append("| energy / default mapper's: median, p90, max | " + " | ".join(

@@ -145,6 +145,9 @@ def test_the_cost_model_bench_compares_every_mapper_variant() -> None:
     assert low["energy"]["dram_p10"] >= 0.5 - 1e-9
     assert low["energy+bits"]["dram_p10"] < low["energy"]["dram_p10"]
     assert "| 4-bit / 8-bit network: DRAM bits, median and p10 | " in text
+    # each variant is also timed on a W4A4 network, where the width chain has steps to take
+    assert "| evaluations per second, W4A4 network | " in text
+    assert all(m["evals_per_s_4bit"] > 0 for m in res["mapper_metrics"].values())
     for p in res["mapper_metrics"]["balanced+nested"]["properties"]:
         if p["step"].split()[0] in ("rf_bytes", "glb_kib", "glb_bits_per_cycle"):
             assert p["worst_ratio"] <= 1.02 + 1e-9, p
