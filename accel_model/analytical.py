@@ -82,9 +82,9 @@ from coexplore.errors import ConfigError
 
 __all__ = ["CostModel", "AnalyticalModel", "LayerMapping", "LEVELS", "MAPPER_METRICS"]
 
-# What the mapper minimises per layer: data-movement energy (the default; the evaluators
-# and every committed result use it), or, opt-in while issue #14 is open, the layer's
-# latency or energy-delay product as the model prices them.
+# What the mapper minimises per layer: data-movement energy (this class's default, the
+# fastest), or the layer's latency or energy-delay product as the model prices them (every
+# search prices with "edp" and bits_aware unless told otherwise: coexplore.defaults).
 MAPPER_METRICS = ("energy", "latency", "edp", "balanced")
 # "balanced": the least energy among the candidates at most this much slower than the fastest
 BALANCED_SLACK = 0.02
@@ -200,7 +200,8 @@ class AnalyticalModel(CostModel):
         if bits_aware and (nested_buffers or mapper_metric == "balanced"):
             raise ConfigError(
                 "bits_aware works with mapper_metric 'energy', 'latency' or 'edp', without "
-                "nested_buffers (its width chain is not combined with those yet)."
+                "nested_buffers (its width chain is not combined with those yet): set "
+                "bits_aware=False (--no-bits-aware)."
             )
         if bits_aware:
             self.version += "-bits"

@@ -182,8 +182,8 @@ def _fidelity(
     }
 
 
-# Our mappers put beside ZigZag's own search: the default (least data-movement energy) and
-# the EDP mapper issue #14 proposes for search (opt-in until the default switches).
+# Our mappers put beside ZigZag's own search: the model's default (least data-movement
+# energy) and the EDP mapper every search uses by default.
 REFERENCE_MAPPERS = ("energy", "edp")
 
 
@@ -564,8 +564,8 @@ def _mapper_metric_lines(by_metric: dict[str, dict[str, Any]]) -> list[str]:
         "### The same sweep by what the mapper minimises",
         "",
         "`AnalyticalModel(mapper_metric=...)`: the default keeps each layer's least "
-        "data-movement-energy tiling; `latency` and `edp` (opt-in; results/evaluator_edp.md "
-        "trains on `edp`) price each candidate tiling as the model prices the "
+        "data-movement-energy tiling; `latency` and `edp` (`edp+bits` is every search's "
+        "default) price each candidate tiling as the model prices the "
         "layer; `balanced` keeps the least energy among the candidates at most 2 % slower than "
         "the fastest (so, with nested candidates, a bandwidth or buffer step never raises a "
         "layer's latency by more than 2 %); `+nested` (`nested_buffers=True`) adds the "
@@ -628,7 +628,7 @@ def _reference_lines(refs: list[dict[str, Any]]) -> list[str]:
         "tiling priced by ZigZag over ZigZag's searched mapping priced by ZigZag (the mapper's "
         "choice alone); only layers whose tiling ZigZag can take unchanged. Spearman: the "
         "analytical model's total latency (with that mapper) against ZigZag's searched total. "
-        "`edp` is the opt-in mapper issue #14 proposes as the search default.",
+        "`edp` is the search's default mapper (there with bits-aware tiles too).",
         "",
         "| network | our mapper | configs compared | latency Spearman (target >= 0.95) | "
         "layers with an exact tiling | median ratio (target <= 1.10) | 90th percentile ratio "

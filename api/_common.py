@@ -72,16 +72,17 @@ InputShapeOpt = Annotated[
 
 MapperOpt = Annotated[
     str,
-    typer.Option(help="What the cost model's mapper minimises per layer: energy (data "
-                 "movement; the default), latency, edp, or balanced (the least energy within "
-                 "2 % of the fastest tiling). A co-search trains and caches one evaluator "
-                 "per mapper."),  # fmt: skip
+    typer.Option(help="What the cost model's mapper minimises per layer: edp (the "
+                 "default), latency, energy (data movement only), or balanced (the least "
+                 "energy within 2 % of the fastest tiling; with --no-bits-aware). A co-search "
+                 "trains and caches one evaluator per mapper."),  # fmt: skip
 ]
 BitsAwareOpt = Annotated[
     bool,
     typer.Option(help="The mapper also sizes tiles at the layers' own bit-widths (a buffer "
-                 "holds twice the 4-bit words); off by default, as every committed result "
-                 "was measured."),  # fmt: skip
+                 "holds twice the 4-bit words); on by default. --no-bits-aware keeps the "
+                 "datapath's tiling at every width (faster on low-bit networks; needed with "
+                 "--mapper balanced or --nested-buffers)."),  # fmt: skip
 ]
 NestedBuffersOpt = Annotated[
     bool,

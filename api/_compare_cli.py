@@ -27,6 +27,7 @@ from coexplore.api._common import (
     guard,
     parse_floats,
 )
+from coexplore.defaults import SEARCH_BITS_AWARE, SEARCH_MAPPER
 
 __all__ = ["register", "DEFAULT_STRATEGIES"]
 
@@ -188,8 +189,8 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         study_storage: Annotated[
             str | None, typer.Option(help="SQLAlchemy URL of optuna-nsga2's study database.")
         ] = None,
-        mapper: MapperOpt = "energy",
-        bits_aware: BitsAwareOpt = False,
+        mapper: MapperOpt = SEARCH_MAPPER,
+        bits_aware: BitsAwareOpt = SEARCH_BITS_AWARE,
         out: OutOpt = DEFAULT_RUNS,
         as_json: JsonOpt = False,
     ) -> None:

@@ -39,6 +39,7 @@ from coexplore.api._common import (
     parse_floats,
     parse_ints,
 )
+from coexplore.defaults import SEARCH_BITS_AWARE, SEARCH_MAPPER
 from coexplore.runs import atomic_write
 
 app = typer.Typer(
@@ -143,8 +144,8 @@ def run(
                      "that meets the bounds, also the least sensitive bits at no more energy "
                      "(an exact knapsack). On by default."),  # fmt: skip
     ] = None,
-    mapper: MapperOpt = "energy",
-    bits_aware: BitsAwareOpt = False,
+    mapper: MapperOpt = SEARCH_MAPPER,
+    bits_aware: BitsAwareOpt = SEARCH_BITS_AWARE,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     seed: Annotated[int, typer.Option(min=0, help="Seed.")] = 0,
     max_seconds: Annotated[
@@ -363,9 +364,9 @@ def sweep(
     ] = "8",
     batch: Annotated[int, typer.Option(min=1, max=1024, help="Images per inference call.")] = 1,
     top: Annotated[int, typer.Option(min=1, help="Rows of the Pareto table to print.")] = 15,
-    mapper: MapperOpt = "energy",
+    mapper: MapperOpt = SEARCH_MAPPER,
     nested_buffers: NestedBuffersOpt = False,
-    bits_aware: BitsAwareOpt = False,
+    bits_aware: BitsAwareOpt = SEARCH_BITS_AWARE,
     out: OutOpt = DEFAULT_RUNS,
     as_json: JsonOpt = False,
 ) -> None:
@@ -458,9 +459,9 @@ def cost(
     bits: Annotated[int, typer.Option(min=2, max=16, help="Uniform weight/activation bits.")] = 8,
     batch: Annotated[int, typer.Option(min=1, max=1024)] = 1,
     eyeriss: Annotated[bool, typer.Option(help="Use the Eyeriss v1 configuration.")] = False,
-    mapper: MapperOpt = "energy",
+    mapper: MapperOpt = SEARCH_MAPPER,
     nested_buffers: NestedBuffersOpt = False,
-    bits_aware: BitsAwareOpt = False,
+    bits_aware: BitsAwareOpt = SEARCH_BITS_AWARE,
     zigzag: Annotated[
         bool,
         typer.Option(
@@ -704,8 +705,8 @@ def bench_evaluator(
     pairs: Annotated[
         int, typer.Option(min=10, help="(architecture, bits) pairs for the generator.")
     ] = 500,
-    mapper: MapperOpt = "energy",
-    bits_aware: BitsAwareOpt = False,
+    mapper: MapperOpt = SEARCH_MAPPER,
+    bits_aware: BitsAwareOpt = SEARCH_BITS_AWARE,
     out: Annotated[Path, typer.Option(help="Markdown table to write.")] = Path(
         "results/evaluator.md"
     ),
@@ -724,8 +725,8 @@ def bench_evaluator(
         )  # fmt: skip
     command = f"search bench evaluator --space {space} --samples {samples} --seed {seed}" + (
         f" --pairs {pairs}" if networks else " --no-networks"
-    ) + ("" if mapper == "energy" else f" --mapper {mapper}") + (
-        " --bits-aware" if bits_aware else ""
+    ) + f" --mapper {mapper}" + (  # explicit: the labels do not hang on a default
+        " --bits-aware" if bits_aware else " --no-bits-aware"
     ) + ("" if out == Path("results/evaluator.md") else f" --out {out}")
     text = render_evaluator_markdown(res, command)
     atomic_write(out, text)
@@ -836,8 +837,8 @@ def evaluator_train(
     area_mm2: AreaOpt = None,
     energy_uj: EnergyOpt = None,
     power_mw: PowerOpt = None,
-    mapper: MapperOpt = "energy",
-    bits_aware: BitsAwareOpt = False,
+    mapper: MapperOpt = SEARCH_MAPPER,
+    bits_aware: BitsAwareOpt = SEARCH_BITS_AWARE,
     seed: Annotated[int, typer.Option(min=0, help="Seed.")] = 0,
     out: OutOpt = DEFAULT_RUNS,
     as_json: JsonOpt = False,

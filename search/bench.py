@@ -16,6 +16,7 @@ import numpy as np
 from coexplore.accel_model import AnalyticalModel
 from coexplore.accel_model.accelerator import DATAFLOWS, MAC_MODES
 from coexplore.accel_model.design_space import PARAMETERS
+from coexplore.defaults import SEARCH_BITS_AWARE, SEARCH_MAPPER
 from coexplore.progress import ProgressFn
 from coexplore.search.samples import FPS_BAND, generate
 from coexplore.search.space import JointSpace, get_space
@@ -30,8 +31,8 @@ def run_evaluator_bench(
     *,
     networks: bool = True,
     pairs: int = 500,
-    mapper: str = "energy",
-    bits_aware: bool = False,
+    mapper: str = SEARCH_MAPPER,
+    bits_aware: bool = SEARCH_BITS_AWARE,
     progress: ProgressFn | None = None,
 ) -> dict:
     """Measures sample generation (one process, one core) and its coverage; with

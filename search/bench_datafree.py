@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from coexplore.defaults import search_model
 from coexplore.progress import ProgressFn, emit
 
 __all__ = ["run_datafree_bench", "render_datafree_markdown", "TIGHT_FACTOR", "EVAL_SETS",
@@ -32,7 +33,7 @@ WEIGHTS = "weights/akamaster_resnet20-12fca82f.th"
 
 def fastest_uniform_fps(model: str, weights: str, accel_space: str, bits: int) -> float:
     """The highest fps any accelerator of the space reaches with every layer at ``bits``."""
-    from coexplore.accel_model import AnalyticalModel, get_design_space
+    from coexplore.accel_model import get_design_space
     from coexplore.accel_model._torch_bridge import workload_from_torch
     from coexplore.quant.job import resolve_model
 
@@ -41,8 +42,8 @@ def fastest_uniform_fps(model: str, weights: str, accel_space: str, bits: int) -
     a = np.full(n, bits)
     a[0] = 8
     space = get_design_space(accel_space)
-    costs = AnalyticalModel().evaluate(wl, space.batch(space.all_indices()),
-                                       w_bits=np.full(n, bits), a_bits=a)  # fmt: skip
+    costs = search_model().evaluate(wl, space.batch(space.all_indices()),
+                                    w_bits=np.full(n, bits), a_bits=a)  # fmt: skip
     return float(np.where(costs.feasible, costs.fps, 0.0).max())
 
 

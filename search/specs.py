@@ -29,6 +29,7 @@ from coexplore.accel_model.user_workloads import (
     parse_shape,
 )
 from coexplore.config import check_choice, check_range
+from coexplore.defaults import SEARCH_BITS_AWARE, SEARCH_MAPPER
 from coexplore.errors import ConfigError
 from coexplore.quant.spec import QuantSpec
 from coexplore.runs import RunSpec, register_spec
@@ -67,13 +68,25 @@ def check_bits_options(name: str, bits: tuple[int, ...]) -> None:
         raise ConfigError(f"`{name}` lists a bit-width twice: {bits}.")
 
 
+def check_mapper(mapper: str, bits_aware: bool, nested_buffers: bool = False) -> None:
+    """Raises ConfigError for a mapper option the analytical model refuses, naming the fix."""
+    check_choice("mapper", mapper, MAPPER_METRICS)
+    if nested_buffers and mapper == "energy":
+        raise ConfigError("`nested_buffers` needs a latency-aware `mapper` (latency, edp "
+                          "or balanced), but got mapper 'energy'.")  # fmt: skip
+    if bits_aware and (nested_buffers or mapper == "balanced"):
+        what = "`nested_buffers`" if nested_buffers else "mapper 'balanced'"
+        raise ConfigError(f"`bits_aware` (on by default) does not combine with {what} yet: "
+                          "set bits_aware to false (--no-bits-aware).")  # fmt: skip
+
+
 def cost_model(spec: RunSpec) -> AnalyticalModel:
     """The analytical model a spec prices with: its ``mapper`` (and ``nested_buffers``,
     ``bits_aware``) options."""
     return AnalyticalModel(
-        mapper_metric=getattr(spec, "mapper", "energy"),
+        mapper_metric=getattr(spec, "mapper", SEARCH_MAPPER),
         nested_buffers=getattr(spec, "nested_buffers", False),
-        bits_aware=getattr(spec, "bits_aware", False),
+        bits_aware=getattr(spec, "bits_aware", SEARCH_BITS_AWARE),
     )
 
 
@@ -99,11 +112,11 @@ class HardwareSweepSpec(RunSpec):
         bits: Uniform weight/activation bit-widths to try.
         batch: Images per inference call.
         constraints: Hard bounds every kept design meets.
-        mapper: What the cost model's mapper minimises per layer (``energy``, the default
-            and the evaluators' labels; ``latency``, ``edp``, ``balanced``).
+        mapper: What the cost model's mapper minimises per layer (``edp``, the default, as
+            for every search; ``latency``, ``energy``, ``balanced``).
         nested_buffers: Also try the tilings of every halving of the buffers (needs a
             latency-aware ``mapper``).
-        bits_aware: The mapper also sizes tiles at the layers' own bit-widths.
+        bits_aware: The mapper also sizes tiles at the layers' own bit-widths (default on).
 
     Example:
         >>> HardwareSweepSpec(constraints=Constraints(fps_min=30)).label
@@ -118,16 +131,13 @@ class HardwareSweepSpec(RunSpec):
     bits: tuple[int, ...] = (8,)
     batch: int = 1
     constraints: Constraints = dataclasses.field(default_factory=Constraints)
-    mapper: str = "energy"
-    bits_aware: bool = False
+    mapper: str = SEARCH_MAPPER
+    bits_aware: bool = SEARCH_BITS_AWARE
     nested_buffers: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_choice("mapper", self.mapper, MAPPER_METRICS)
-        if self.nested_buffers and self.mapper == "energy":
-            raise ConfigError("`nested_buffers` needs a latency-aware `mapper` (latency, edp "
-                              "or balanced), but got mapper 'energy'.")  # fmt: skip
+        check_mapper(self.mapper, self.bits_aware, self.nested_buffers)
         if not (self.network.lower().endswith(USER_WORKLOAD_SUFFIXES)
                 or is_factory_ref(self.network)):  # fmt: skip
             _check_name("network", self.network, network_names(), "See `search networks`, or "
@@ -185,10 +195,10 @@ class CoSearchSpec(RunSpec):
         quant_images, quant_synthetic_steps, quant_iters: The hand-off's budget per winner:
             synthetic images, optimisation steps making them, reconstruction steps per unit.
         mapper: What the cost model's mapper minimises per layer, for the evaluator's labels
-            and the winners' verification alike (``energy``, the default; ``latency``,
-            ``edp``, ``balanced``). Each mapper has its own cached evaluator.
+            and the winners' verification alike (``edp``, the default; ``latency``,
+            ``energy``, ``balanced``). Each mapper has its own cached evaluator.
         bits_aware: The mapper also sizes tiles at the layers' own bit-widths (a buffer
-            holds twice the 4-bit words); its own cached evaluator too.
+            holds twice the 4-bit words; default on); its own cached evaluator too.
         device: ``auto``, ``cpu`` or ``cuda``.
         seed: Seed of data splits, initialisation and sampling.
     """
@@ -220,8 +230,8 @@ class CoSearchSpec(RunSpec):
     quant_synthetic_steps: int = 100
     quant_iters: int = 100
     quant_compare_w8: bool = False
-    mapper: str = "energy"
-    bits_aware: bool = False
+    mapper: str = SEARCH_MAPPER
+    bits_aware: bool = SEARCH_BITS_AWARE
     device: str = "auto"
     seed: int = 0
 
@@ -229,7 +239,7 @@ class CoSearchSpec(RunSpec):
         super().__post_init__()
         _check_name("joint space", self.space, SPACES.names(), "See `search spaces`.")
         _check_name("task", self.task, TASKS.names(), "")
-        check_choice("mapper", self.mapper, MAPPER_METRICS)
+        check_mapper(self.mapper, self.bits_aware)
         check_choice("objective", self.objective, OBJECTIVES)
         check_choice("device", self.device, ("auto", "cpu", "cuda"))
         check_range("cost_weight", self.cost_weight, 0.0, 1e6)
@@ -315,15 +325,15 @@ class DataFreeSpec(RunSpec):
     synthetic_steps: int = 100
     recon_iters: int = 100
     cache_dir: str | None = None
-    mapper: str = "energy"
-    bits_aware: bool = False
+    mapper: str = SEARCH_MAPPER
+    bits_aware: bool = SEARCH_BITS_AWARE
     device: str = "auto"
     seed: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_name("accelerator space", self.accel_space, DESIGN_SPACES.names(), "")
-        check_choice("mapper", self.mapper, MAPPER_METRICS)
+        check_mapper(self.mapper, self.bits_aware)
         check_bits_options("bits", self.bits)
         for b in self.uniform:
             check_range("uniform bit-width", b, 2, 8)
@@ -390,9 +400,9 @@ class EvaluatorSpec(RunSpec):
         train_steps: Evaluator optimiser steps.
         generator_steps: Generator optimiser steps.
         max_seconds: Optional wall-clock cap on each training (0 = none).
-        mapper: What the labelling cost model's mapper minimises per layer (``energy``, the
-            default; ``latency``, ``edp``, ``balanced``).
-        bits_aware: The mapper also sizes tiles at the layers' own bit-widths.
+        mapper: What the labelling cost model's mapper minimises per layer (``edp``, the
+            default, as for every search; ``latency``, ``energy``, ``balanced``).
+        bits_aware: The mapper also sizes tiles at the layers' own bit-widths (default on).
         seed: Seed.
     """
 
@@ -405,15 +415,15 @@ class EvaluatorSpec(RunSpec):
     train_steps: int = 9600
     generator_steps: int = 2200
     max_seconds: float = 0.0
-    mapper: str = "energy"
-    bits_aware: bool = False
+    mapper: str = SEARCH_MAPPER
+    bits_aware: bool = SEARCH_BITS_AWARE
     seed: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_name("joint space", self.space, SPACES.names(), "See `search spaces`.")
         check_choice("objective", self.objective, OBJECTIVES)
-        check_choice("mapper", self.mapper, MAPPER_METRICS)
+        check_mapper(self.mapper, self.bits_aware)
         check_range("samples", self.samples, 100, 10_000_000)
         check_range("train_steps", self.train_steps, 1, 100_000_000)
         check_range("generator_steps", self.generator_steps, 1, 100_000_000)

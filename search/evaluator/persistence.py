@@ -9,7 +9,8 @@ from typing import Any
 
 import torch
 
-from coexplore.accel_model import AnalyticalModel, CostModel
+from coexplore.accel_model import CostModel
+from coexplore.defaults import search_model
 from coexplore.errors import ConfigError
 from coexplore.runs import atomic_write
 from coexplore.search.evaluator.model import Evaluator
@@ -33,7 +34,7 @@ def evaluator_files(
     meta = {
         "format": FORMAT,
         "space": ev.space.name,
-        **model_identity(model or AnalyticalModel()),
+        **model_identity(model or search_model()),
         "config": config.to_dict(),
         "log_mean": [float(v) for v in ev.log_mean],
         "metrics": metrics,
@@ -81,7 +82,7 @@ def load_evaluator(
             f"the evaluator in {folder} was trained for space {meta['space']!r}, not {space!r}; "
             f"train one with `search evaluator train --space {space}`."
         )
-    now = model_identity(model or AnalyticalModel())
+    now = model_identity(model or search_model())
     then = {k: meta.get(k) for k in now}
     if then != now:
         raise ConfigError(
