@@ -78,6 +78,7 @@ from coexplore.accel_model.report import CostBatch, CostReport, LayerCost, reaso
 from coexplore.accel_model.systolic import fold_pipeline
 from coexplore.accel_model.tech import DEFAULT_TECH, Tech
 from coexplore.accel_model.workload import BIT_RANGE, LayerArrays, Workload
+from coexplore.defaults import SEARCH_BITS_AWARE, SEARCH_MAPPER
 from coexplore.errors import ConfigError
 
 __all__ = ["CostModel", "AnalyticalModel", "LayerMapping", "LEVELS", "MAPPER_METRICS"]
@@ -205,6 +206,12 @@ class AnalyticalModel(CostModel):
             )
         if bits_aware:
             self.version += "-bits"
+
+    @classmethod
+    def for_search(cls) -> AnalyticalModel:
+        """The model every search prices with unless given another one: the mapper and
+        bits-awareness of :mod:`coexplore.defaults`."""
+        return cls(mapper_metric=SEARCH_MAPPER, bits_aware=SEARCH_BITS_AWARE)
 
     def evaluate(
         self,

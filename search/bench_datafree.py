@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from coexplore.defaults import search_model
+from coexplore.accel_model import AnalyticalModel
 from coexplore.progress import ProgressFn, emit
 
 __all__ = ["run_datafree_bench", "render_datafree_markdown", "TIGHT_FACTOR", "EVAL_SETS",
@@ -42,7 +42,7 @@ def fastest_uniform_fps(model: str, weights: str, accel_space: str, bits: int) -
     a = np.full(n, bits)
     a[0] = 8
     space = get_design_space(accel_space)
-    costs = search_model().evaluate(wl, space.batch(space.all_indices()),
+    costs = AnalyticalModel.for_search().evaluate(wl, space.batch(space.all_indices()),
                                     w_bits=np.full(n, bits), a_bits=a)  # fmt: skip
     return float(np.where(costs.feasible, costs.fps, 0.0).max())
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from coexplore.defaults import search_model
+from coexplore.accel_model import AnalyticalModel
 from coexplore.errors import ConfigError, InfeasibleDesignError
 from coexplore.progress import ProgressFn, emit
 from coexplore.search.constraints import Constraints, cost_metrics
@@ -43,7 +43,7 @@ def tight_bounds(space_name: str, n: int = 200, seed: int = 0) -> dict[str, floa
     that meet 30 fps."""
     sp = get_space(space_name)
     ops, bits, _ = sp.sample(n, seed)
-    model = search_model()
+    model = AnalyticalModel.for_search()
     accs = sp.hardware.batch(sp.hardware.all_indices())
     best_fps, any_30 = np.empty(n), np.empty(n)
     area = None

@@ -20,7 +20,6 @@ import torch
 import torch.nn.functional as F
 
 from coexplore.accel_model import AnalyticalModel
-from coexplore.defaults import search_model
 from coexplore.progress import ProgressFn, emit
 from coexplore.quant.synthetic import default_cache_dir
 from coexplore.search.constraints import Constraints
@@ -105,7 +104,7 @@ def cost_nets(
     per (objective, bounds).
     """
     constraints = constraints or Constraints()
-    model = model or search_model()
+    model = model or AnalyticalModel.for_search()
     ident = model_identity(model)
     root = Path(cache_dir or default_cache_dir()) / "evaluators"
     ev_key = _key(space.name, space.fingerprint(), ident, ONDEMAND_EVALUATOR.to_dict())

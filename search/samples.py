@@ -23,9 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from coexplore.accel_model import CostModel, Workload
+from coexplore.accel_model import AnalyticalModel, CostModel, Workload
 from coexplore.accel_model.design_space import PARAMETERS
-from coexplore.defaults import search_model
 from coexplore.errors import ConfigError
 from coexplore.progress import ProgressFn, emit
 from coexplore.runs import atomic_write
@@ -164,7 +163,7 @@ class VariantCosts:
 
 def price(space: JointSpace, pool: np.ndarray, model: CostModel | None = None) -> VariantCosts:
     """Prices every (slot, operator, bits) variant and the fixed layers on every pool row."""
-    model = model or search_model()
+    model = model or AnalyticalModel.for_search()
     accs = space.hardware.batch(pool)
     fixed = Workload(f"{space.name}-fixed", space.stem + space.head)
     fixed_cost = model.evaluate(fixed, accs, per_layer=True)
@@ -353,7 +352,7 @@ def load_or_generate(
     Returns:
         (samples, whether they came from the cache).
     """
-    model = model or search_model()
+    model = model or AnalyticalModel.for_search()
     key = cache_key(space, n, seed, pool_size, model)
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     path = Path(cache_dir) / f"samples-{space.name}-{digest}.npz"

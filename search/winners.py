@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 
 from coexplore.accel_model import AnalyticalModel
-from coexplore.defaults import search_model
 from coexplore.search.constraints import Constraints, cost_metrics
 from coexplore.search.objectives import log_objective
 from coexplore.search.space import SKIP, JointSpace
@@ -118,7 +117,7 @@ def verify(
     """Prices ``cand`` on every accelerator of the space; keeps the best one that meets every
     bound. Returns a :class:`Winner`, or ``(violation, miss report)`` of the closest design
     when no accelerator makes the architecture feasible."""
-    model = model or search_model()
+    model = model or AnalyticalModel.for_search()
     wl = space.workload(np.array(cand.ops), np.array(cand.bits))
     idx = space.hardware.all_indices()
     accs = space.hardware.batch(idx)

@@ -9,8 +9,7 @@ from typing import Any
 
 import torch
 
-from coexplore.accel_model import CostModel
-from coexplore.defaults import search_model
+from coexplore.accel_model import AnalyticalModel, CostModel
 from coexplore.errors import ConfigError
 from coexplore.runs import atomic_write
 from coexplore.search.evaluator.model import Evaluator
@@ -34,7 +33,7 @@ def evaluator_files(
     meta = {
         "format": FORMAT,
         "space": ev.space.name,
-        **model_identity(model or search_model()),
+        **model_identity(model or AnalyticalModel.for_search()),
         "config": config.to_dict(),
         "log_mean": [float(v) for v in ev.log_mean],
         "metrics": metrics,
@@ -82,7 +81,7 @@ def load_evaluator(
             f"the evaluator in {folder} was trained for space {meta['space']!r}, not {space!r}; "
             f"train one with `search evaluator train --space {space}`."
         )
-    now = model_identity(model or search_model())
+    now = model_identity(model or AnalyticalModel.for_search())
     then = {k: meta.get(k) for k in now}
     if then != now:
         raise ConfigError(

@@ -16,9 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from coexplore.accel_model import CostModel
+from coexplore.accel_model import AnalyticalModel, CostModel
 from coexplore.config import ConfigBase, check_range
-from coexplore.defaults import search_model
 from coexplore.errors import ConfigError
 from coexplore.progress import ProgressFn, emit
 from coexplore.search._determinism import deterministic
@@ -140,7 +139,7 @@ def _train_evaluator(
 ) -> tuple[Evaluator, dict[str, Any]]:
     sp = get_space(space) if isinstance(space, str) else space
     cfg = config or EvaluatorConfig()
-    model = model or search_model()
+    model = model or AnalyticalModel.for_search()
 
     def say(message: str) -> None:
         emit(progress, "evaluator", step, cfg.train_steps, message)

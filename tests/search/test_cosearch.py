@@ -12,7 +12,6 @@ import torch
 
 from coexplore import ConfigError, InfeasibleDesignError
 from coexplore.accel_model import Accelerator, AnalyticalModel
-from coexplore.defaults import search_model
 from coexplore.runs import read_run, save_run
 from coexplore.search import Constraints, CoSearchSpec, dance, run
 from coexplore.search.constraints import cost_metrics
@@ -48,7 +47,7 @@ def test_cosearch_winners_are_verified_on_the_analytical_model(tmp_path: Path) -
     sp = get_space("tiny")
     for w in r.winners:
         wl = sp.workload(np.array(w.ops), np.array(w.bits))
-        costs = search_model().evaluate(wl, [Accelerator.from_dict(w.accelerator)])
+        costs = AnalyticalModel.for_search().evaluate(wl, [Accelerator.from_dict(w.accelerator)])
         values = cost_metrics(costs)
         assert values["fps"][0] == pytest.approx(w.verified["fps"])
         assert values["fps"][0] >= 100 and w.slack["fps_min"] >= 0

@@ -11,10 +11,9 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from coexplore.accel_model import get_design_space
+from coexplore.accel_model import AnalyticalModel, get_design_space
 from coexplore.accel_model._torch_bridge import workload_from_torch
 from coexplore.api.cli import app
-from coexplore.defaults import search_model
 from coexplore.quant.bitmap import quantizable_layers
 from coexplore.quant.models import load_model
 from coexplore.runs import read_run
@@ -31,7 +30,7 @@ def test_per_layer_costs_add_up_to_the_network_cost_on_every_accelerator(
     model = load_model("resnet20", shared_data / WEIGHTS)
     wl = workload_from_torch(model, (1, 3, 32, 32))
     accs = get_design_space("tiny").batch(get_design_space("tiny").all_indices())
-    m = search_model()
+    m = AnalyticalModel.for_search()
     bits = np.random.default_rng(0).choice([2, 4, 8], size=len(wl.layers))
     whole = m.evaluate(wl, accs, w_bits=bits, a_bits=bits)
     tables = {b: m.evaluate(wl, accs, w_bits=np.full(len(bits), b), a_bits=np.full(len(bits), b),

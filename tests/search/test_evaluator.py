@@ -12,7 +12,6 @@ torch = pytest.importorskip("torch")
 
 from coexplore.accel_model import AnalyticalModel  # noqa: E402
 from coexplore.accel_model.design_space import PARAMETERS  # noqa: E402
-from coexplore.defaults import search_model  # noqa: E402
 from coexplore.errors import ConfigError  # noqa: E402
 from coexplore.search.evaluator import (  # noqa: E402
     Evaluator,
@@ -111,7 +110,7 @@ def test_latency_gradient_falls_with_pes_where_compute_bound(trained) -> None:
     j = PARAMETERS.index("pe_rows")
     ops, bits, hw = sp.sample(400, seed=12)
     hw[:, j] = 0  # fewest rows; the gradient moves mass to the next choice
-    model = search_model()
+    model = AnalyticalModel.for_search()
     more = hw.copy()
     more[:, j] = 1
     stall_share, faster = [], []
@@ -168,7 +167,7 @@ def test_exhaustive_costs_match_the_cost_model() -> None:
     costs = exhaustive_costs(sp, chunk=40)
     assert len(costs.pool) == sp.hardware.size
     ops, bits, _ = sp.sample(3, seed=2)
-    model = search_model()
+    model = AnalyticalModel.for_search()
     for i in range(3):
         direct = model.evaluate(sp.workload(ops[i], bits[i]), sp.hardware.batch(costs.pool))
         want = np.where(direct.feasible, np.log(direct.edp_pj_s), np.inf)

@@ -5,7 +5,6 @@ import pytest
 
 from coexplore import ConfigError, InfeasibleDesignError
 from coexplore.accel_model import AnalyticalModel, get_design_space, get_network, pareto_mask
-from coexplore.defaults import search_model
 from coexplore.progress import collect
 from coexplore.search import Constraints, HardwareSweepSpec, run
 from coexplore.search.hardware import run_hardware_search
@@ -32,7 +31,8 @@ def test_search_returns_feasible_non_dominated_designs() -> None:
     assert pareto_mask(objs).all()
     # Each winner re-checks against the model.
     d = res.pareto[0]
-    rep = search_model().report(get_network("resnet20").with_bits(d.w_bits), d.accelerator)
+    wl = get_network("resnet20").with_bits(d.w_bits)
+    rep = AnalyticalModel.for_search().report(wl, d.accelerator)
     assert rep.fps == pytest.approx(d.fps) and rep.energy_uj == pytest.approx(d.energy_uj)
 
 

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from coexplore.defaults import search_model
+from coexplore.accel_model import AnalyticalModel
 from coexplore.errors import ConfigError
 from coexplore.search import Constraints, CoSearchSpec, run
 from coexplore.search.constraints import cost_metrics
@@ -41,7 +41,7 @@ def test_nsga2_stores_its_study_and_returns_verified_feasible_winners(tmp_path: 
     assert all(list(t.constraints) == ["fps_min"] for t in study.trials)
     feasible = [t for t in study.trials if all(c <= 0 for c in t.constraints.values())]
     assert len(feasible) == r.study["feasible_trials"]
-    sp, model = get_space("tiny"), search_model()
+    sp, model = get_space("tiny"), AnalyticalModel.for_search()
     for t in study.trials:
         # each trial's constraint and cost are the analytical model's, recomputed here
         ops, bits = np.array(t.user_attrs["ops"]), np.array(t.user_attrs["bits"])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from coexplore import ConfigError, UnknownComponentError
-from coexplore.defaults import search_model
+from coexplore.accel_model import AnalyticalModel
 from coexplore.search.samples import Samples, accelerator_pool, generate, label, load_or_generate
 from coexplore.search.space import OPERATORS, SKIP, get_space
 
@@ -60,7 +60,7 @@ def test_workload_follows_the_choices() -> None:
 
 
 def test_labels_equal_direct_evaluation() -> None:
-    sp, model = get_space("tiny"), search_model()
+    sp, model = get_space("tiny"), AnalyticalModel.for_search()
     ops, bits, _ = sp.sample(24, seed=3)
     pool = accelerator_pool(sp, 64, 0)
     idx = np.arange(24) % len(pool)
@@ -106,6 +106,6 @@ def test_30_fps_binds_in_the_micro_space() -> None:
     smallest = (np.where(sp.skip_allowed, SKIP, 0), np.zeros(n, dtype=np.int64))
     best = []
     for ops, bits in (largest, smallest):
-        costs = search_model().evaluate(sp.workload(ops, bits), accs)
+        costs = AnalyticalModel.for_search().evaluate(sp.workload(ops, bits), accs)
         best.append(float(np.where(costs.feasible, cost_metrics(costs)["fps"], 0).max()))
     assert best[0] < 30 < best[1], best
