@@ -82,18 +82,24 @@ def _without(dim: str, order: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(d for d in order if d != dim)
 
 
-# With a batch, more candidates (tried only when a layer has one: at batch 1 each equals a
-# plain candidate, so costs at batch 1 do not change; a test holds this):
+# With a batch, more candidates, tried only when a layer has one, so that costs at batch 1
+# do not change (the first two kinds equal plain candidates there; a test holds this):
 # - the batch loop innermost in the GLB, so a GLB tile holds several images and the weights
 #   stay while they pass (batch reuse);
 # - the batch loop kept out of the RF and the GLB and run outermost, so a batch never costs
 #   more than its images one by one (it is the batch-1 tiling, repeated; a greedy fill that
-#   takes the batch into a buffer because it fits can crowd out better tiles).
+#   takes the batch into a buffer because it fits can crowd out better tiles);
+# - the batch, then a chunk of output channels, filled first into the GLB, with the input
+#   channels streaming innermost above it: the images' inputs are fetched once per K chunk,
+#   every weight once, and the partial sums of the chunk stay. A fill that takes C first
+#   leaves room for a few output channels only, and the inputs come back once per few (on
+#   Eyeriss' AlexNet conv3, 24 times rather than 8).
 # Not yet tried, at any batch: K innermost above the GLB (an input tile stays while every
 # weight chunk streams past). In a one-off check it cut Eyeriss AlexNet's DRAM traffic
 # further, but at batch 1 it changed most costs and, chosen for energy, raised some
-# latencies: it waits for the metric-aware mapper and the evaluators' retraining.
+# latencies.
 RF_ORDERS = {d: orders + tuple(_without("B", o) for o in orders) for d, orders in RF_ORDERS.items()}
+_K_FIRST = ("B", "K") + _without("K", _without("B", GLB_ORDERS[0]))
 GLB_ORDERS = (
     GLB_ORDERS
     + tuple(("B",) + _without("B", o) for o in GLB_ORDERS)
@@ -102,6 +108,7 @@ GLB_ORDERS = (
 # Loop orders above the GLB, innermost first: the GLB orders', with the batch outermost for
 # those without it.
 DRAM_ORDERS = GLB_ORDERS[: 2 * _N_PLAIN] + tuple(o + ("B",) for o in GLB_ORDERS[2 * _N_PLAIN :])
+GLB_ORDERS += (_K_FIRST,)  # a fill order only: above it, the inputs' channels run innermost
 
 # (RF order, GLB order, DRAM order) triples the mapper tries. The pair (1, 3) is left out:
 # over the edge space it was chosen for under 2 % of layers, and each pair costs an eighth
@@ -109,9 +116,13 @@ DRAM_ORDERS = GLB_ORDERS[: 2 * _N_PLAIN] + tuple(o + ("B",) for o in GLB_ORDERS[
 _CANDIDATES = tuple(
     (r, g, g) for r, g in itertools.product(range(_N_RF), range(_N_PLAIN)) if (r, g) != (1, 3)
 )
-_BATCH_CANDIDATES = tuple((r, g + _N_PLAIN, g + _N_PLAIN) for r, g, _ in _CANDIDATES) + tuple(
+# at batch 1, each of these equals a plain candidate
+_BATCH_REUSE = tuple((r, g + _N_PLAIN, g + _N_PLAIN) for r, g, _ in _CANDIDATES) + tuple(
     (r + _N_RF, g + 2 * _N_PLAIN, g + 2 * _N_PLAIN) for r, g, _ in _CANDIDATES
 )
+# the K-first GLB fill, with C innermost above it (DRAM order: the batch-first GLB order 0)
+_K_CHUNK = tuple((r, 3 * _N_PLAIN, _N_PLAIN) for r in range(_N_RF))
+_BATCH_CANDIDATES = _BATCH_REUSE + _K_CHUNK
 
 
 @dataclasses.dataclass(frozen=True)
@@ -274,14 +285,21 @@ def bit_fusion_pack(w_bits, a_bits):  # noqa: ANN001, ANN201
     return np.floor(8 / wq) * np.floor(8 / aq)
 
 
-def psum_bits(w_bits, a_bits, reduction):  # noqa: ANN001, ANN201
-    """Partial-sum width: the product's width plus the reduction's growth, at most 32."""
-    return np.minimum(32.0, w_bits + a_bits + np.ceil(np.log2(np.maximum(reduction, 1))))
+def psum_bits(w_bits, a_bits, reduction, cap=32.0):  # noqa: ANN001, ANN201
+    """Partial-sum width: the product's width plus the reduction's growth, at most ``cap``
+    (32 bits, or an accelerator's narrower stored width: :func:`psum_cap`)."""
+    return np.minimum(cap, w_bits + a_bits + np.ceil(np.log2(np.maximum(reduction, 1))))
 
 
-def accumulator_bits(word_bits, reduction):  # noqa: ANN001, ANN201
+def accumulator_bits(word_bits, reduction, cap=32.0):  # noqa: ANN001, ANN201
     """Partial-sum width of a datapath: two words' product plus the reduction's growth."""
-    return psum_bits(word_bits, word_bits, reduction)
+    return psum_bits(word_bits, word_bits, reduction, cap)
+
+
+def psum_cap(psum_bits_field):  # noqa: ANN001, ANN201
+    """The widest partial sum an accelerator stores: its ``psum_bits``, 32 where that is 0."""
+    field = np.asarray(psum_bits_field, dtype=np.float64)
+    return np.where(field > 0, field, 32.0)
 
 
 def rf_shares(w_bits, psum_bits, a_bits=None):  # noqa: ANN001, ANN201
@@ -298,7 +316,7 @@ def rf_shares(w_bits, psum_bits, a_bits=None):  # noqa: ANN001, ANN201
 BIT_LADDER = (2.0, 3.0, 4.0, 6.0, 8.0, 16.0)
 
 
-def _sizings(word, layer_bits, reduction, rf_cap):  # noqa: ANN001, ANN202
+def _sizings(word, layer_bits, reduction, rf_cap, cap):  # noqa: ANN001, ANN202
     """The widths the candidate tilings are sized for, each with its RF shares, and the
     widths they are priced at (W, I, partial sums).
 
@@ -310,18 +328,18 @@ def _sizings(word, layer_bits, reduction, rf_cap):  # noqa: ANN001, ANN202
     shape = word.shape
 
     def sizing(wb, ab):  # noqa: ANN001, ANN202
-        pb = psum_bits(wb, ab, reduction)
+        pb = psum_bits(wb, ab, reduction, cap)
         caps = {op: np.floor(rf_cap * f) for op, f in rf_shares(wb, pb, ab).items()}
         return {"W": wb, "I": ab, "O": np.broadcast_to(pb, shape)}, caps
 
     if layer_bits is None:
-        return [sizing(word, word)], (word, word, accumulator_bits(word, reduction))
+        return [sizing(word, word)], (word, word, accumulator_bits(word, reduction, cap))
     wb, ab = (np.broadcast_to(b, shape).astype(np.float64) for b in layer_bits)
     lo, hi = float(min(wb.min(), ab.min())), float(word.max())
     steps = [lo] + [k for k in BIT_LADDER if lo < k < hi] + ([hi] if hi > lo else [])
     out = [sizing(np.minimum(np.maximum(wb, k), word), np.minimum(np.maximum(ab, k), word))
            for k in steps]  # fmt: skip
-    return out, (wb, ab, np.broadcast_to(psum_bits(wb, ab, reduction), shape))
+    return out, (wb, ab, np.broadcast_to(psum_bits(wb, ab, reduction, cap), shape))
 
 
 def spatial_factors(sizes, rows, cols, dataflow: int):  # noqa: ANN001, ANN201
@@ -592,6 +610,7 @@ def best_mapping(
     pick: np.ndarray | None = None,
     lazy: bool = False,
     layer_bits: tuple[np.ndarray, np.ndarray] | None = None,
+    psum_cap: np.ndarray | float = 32.0,
 ) -> Mapping | PricedCandidates:
     """The least data-movement-energy mapping among the candidates, per element.
 
@@ -611,6 +630,7 @@ def best_mapping(
     Args:
         sizes: Loop bounds per dimension, (L, 1). geom: stride and dilation, (L, 1) each.
         rows, cols, rf_bits, glb_bits, glb_pj_per_bit, word_bits: (1, M).
+        psum_cap: the widest stored partial sum, (1, M) or a scalar (:func:`psum_cap`).
         select: Price candidates by latency or EDP instead of data-movement energy; its
             arrays are (1, P) with ``pick``.
         pick: (P,) column of the tiling inputs behind each priced column. The candidate
@@ -624,8 +644,10 @@ def best_mapping(
     temporal = {d: np.broadcast_to(np.ceil(sizes[d] / su[d]), shape) for d in DIMS}
     word = np.broadcast_to(word_bits, shape).astype(np.float64)
     reduction = sizes["C"] * sizes["FY"] * sizes["FX"]
-    port = np.broadcast_to(accumulator_bits(word, reduction), shape)
-    sizings, priced_at = _sizings(word, layer_bits, reduction, np.broadcast_to(rf_bits, shape))
+    cap = np.broadcast_to(psum_cap, shape)
+    port = np.broadcast_to(accumulator_bits(word, reduction, cap), shape)
+    sizings, priced_at = _sizings(word, layer_bits, reduction, np.broadcast_to(rf_bits, shape),
+                                  cap)  # fmt: skip
     glb_cap = np.broadcast_to(glb_bits, shape)
 
     cands = _CANDIDATES + (_BATCH_CANDIDATES if bool((np.asarray(sizes["B"]) > 1).any()) else ())

@@ -12,6 +12,10 @@ file (RF), a shared global buffer (GLB) fed from DRAM, and one of three dataflow
 
 MAC modes: ``fixed`` (one MAC per PE per cycle at up to ``mac_bits``) or ``bitfusion``
 (an 8-bit datapath of 2-bit bricks that runs (8/w)*(8/a) low-bit MACs per cycle).
+
+Partial sums are kept at the accumulator's full width (the product's bits plus the
+reduction's growth, at most 32) unless ``psum_bits`` narrows them, as Eyeriss keeps its
+partial sums at 16 bits in the PEs and the global buffer.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ class Accelerator(ConfigBase):
     dataflow: str = "ws"
     mac_mode: str = "fixed"
     mac_bits: int = 8
+    psum_bits: int = 0  # stored partial-sum width; 0: the accumulator's full width
 
     def __post_init__(self) -> None:
         check_range("pe_rows", self.pe_rows, 1, 1024)
@@ -63,6 +68,12 @@ class Accelerator(ConfigBase):
         check_choice("dataflow", self.dataflow, DATAFLOWS)
         check_choice("mac_mode", self.mac_mode, MAC_MODES)
         check_choice("mac_bits", self.mac_bits, (4, 8, 16))
+        if self.psum_bits and not self.mac_bits <= self.psum_bits <= 32:
+            raise ConfigError(
+                f"psum_bits must be 0 (the accumulator's full width) or between mac_bits "
+                f"({self.mac_bits}) and 32, but got {self.psum_bits}; partial sums narrower "
+                "than the datapath would drop the products' bits."
+            )
         if self.mac_mode == "bitfusion" and self.mac_bits != 8:
             raise ConfigError(
                 f"a bitfusion datapath is 8 bits wide, but got mac_bits={self.mac_bits}; "
@@ -76,6 +87,8 @@ class Accelerator(ConfigBase):
     def describe(self) -> str:
         """A one-line summary, e.g. ``12x14 rs fixed16 rf512B glb108KiB ...``."""
         mode = "bf8" if self.mac_mode == "bitfusion" else f"fixed{self.mac_bits}"
+        if self.psum_bits:
+            mode += f" psum{self.psum_bits}"
         return (
             f"{self.pe_rows}x{self.pe_cols} {self.dataflow} {mode} rf{self.rf_bytes}B "
             f"glb{self.glb_kib}KiB glb-bw{self.glb_bits_per_cycle}b "
@@ -94,7 +107,9 @@ class Accelerator(ConfigBase):
         return cls.from_dict(data["accelerator"])
 
 
-_INT_FIELDS = ("pe_rows", "pe_cols", "rf_bytes", "glb_kib", "glb_bits_per_cycle", "mac_bits")
+_INT_FIELDS = (
+    "pe_rows", "pe_cols", "rf_bytes", "glb_kib", "glb_bits_per_cycle", "mac_bits", "psum_bits"
+)  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,6 +129,7 @@ class AcceleratorBatch:
     dataflow: np.ndarray
     mac_mode: np.ndarray
     mac_bits: np.ndarray
+    psum_bits: np.ndarray  # 0: the accumulator's full width
 
     def __len__(self) -> int:
         return int(self.pe_rows.shape[0])
@@ -161,6 +177,7 @@ def eyeriss() -> Accelerator:
 
     The off-chip link is 64 bits at 60 MHz (480 MB/s), i.e. 2.4 bytes per 200 MHz core cycle.
     Three 64-bit buses (ifmap, filter, psum) connect the GLB and the array: 192 bits per cycle.
+    Partial sums are 16 bits wide, in the PEs' scratch pads and in the GLB.
     """
     return Accelerator(
         pe_rows=12,
@@ -173,4 +190,5 @@ def eyeriss() -> Accelerator:
         dataflow="rs",
         mac_mode="fixed",
         mac_bits=16,
+        psum_bits=16,
     )

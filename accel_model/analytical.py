@@ -70,6 +70,7 @@ from coexplore.accel_model._loopnest import (
     bit_fusion_pack,
     layer_latency,
     psum_bits,
+    psum_cap,
     spatial_factors,
     traffic,
 )
@@ -247,9 +248,12 @@ class AnalyticalModel(CostModel):
         # the per-design part then runs in blocks.
         words, inverse = self._words(la, batch, wb, ab)
         crs = (la.c * la.r * la.s).astype(np.float64)[:, None]
+        cap = psum_cap(batch.psum_bits)[None, :]
         uniform = wb.shape[1] == 1 and ab.shape[1] == 1
         if uniform:  # one bit-width per layer: price each distinct tiling once
-            moved_u = traffic(words, wb, ab, psum_bits(wb, ab, crs))
+            cap_u = np.zeros((1, next(iter(words.values())).shape[1]))
+            cap_u[0, inverse] = cap[0]  # the stored width is one of the tiling's columns
+            moved_u = traffic(words, wb, ab, psum_bits(wb, ab, crs, cap_u))
         parts = []
         for start in range(0, m, self.chunk):
             sl = slice(start, min(m, start + self.chunk))
@@ -260,7 +264,7 @@ class AnalyticalModel(CostModel):
                 moved = {k: v[:, inv] for k, v in moved_u.items()}
             else:
                 w_b = {k: w[:, inv] for k, w in words.items()}
-                moved = traffic(w_b, wb_b, ab_b, psum_bits(wb_b, ab_b, crs))
+                moved = traffic(w_b, wb_b, ab_b, psum_bits(wb_b, ab_b, crs, cap[:, sl]))
             parts.append(self._evaluate_block(la, batch.take(sl), wb_b, ab_b, per_layer, moved))
         return CostBatch.concatenate(parts, workload.layer_names)
 
@@ -363,7 +367,8 @@ class AnalyticalModel(CostModel):
         wq = 2.0 ** np.ceil(np.log2(np.maximum(wb, 2)))
         aq = 2.0 ** np.ceil(np.log2(np.maximum(ab, 2)))
         pack = np.where(bitfusion, bit_fusion_pack(wb, ab), 1.0)  # MACs/PE/cycle
-        pb = psum_bits(wb, ab, crs)
+        pcap = psum_cap(row(acc.psum_bits))
+        pb = psum_bits(wb, ab, crs, pcap)
         bits_ok = (wb <= base) & (ab <= base)
 
         compute, fill = compute_cycles(n, g, k, c, p, q, r, s, rows, cols, df, pack)
@@ -382,7 +387,7 @@ class AnalyticalModel(CostModel):
         # port is the datapath's, so its stall never falls as bits rise.
         dram_bw = 8.0 * row(acc.dram_bytes_per_cycle)
         glb_port_bits, cycles = layer_latency(
-            moved, compute, glb_bw, dram_bw, accumulator_bits(base, crs)
+            moved, compute, glb_bw, dram_bw, accumulator_bits(base, crs, pcap)
         )
 
         # Energy (pJ).
@@ -534,7 +539,8 @@ def _mapper_runs(  # noqa: ANN202
     few thousand mapper runs. Returns (column indices into the distinct set, Mapping) per
     dataflow, the inverse index from designs to distinct combinations, and their number.
     """
-    tiling_cols = [acc.pe_rows, acc.pe_cols, acc.rf_bytes, acc.glb_kib, acc.dataflow, acc.mac_bits]
+    tiling_cols = [acc.pe_rows, acc.pe_cols, acc.rf_bytes, acc.glb_kib, acc.dataflow, acc.mac_bits,
+                   acc.psum_bits]  # fmt: skip
     key_cols = list(tiling_cols)
     # Latency-aware choices depend on the bandwidths too; so does the bits-aware chain (it
     # holds latency along the widths, when some layer is narrower than some datapath), which
@@ -588,13 +594,15 @@ def _mapper_runs(  # noqa: ANN202
             tech.dram_pj_per_bit,
             row(sub.mac_bits),
         )
-        mp = best_mapping(*args, select, pick, layer_bits=layer_bits)
+        mp = best_mapping(*args, select, pick, layer_bits=layer_bits,
+                          psum_cap=psum_cap(row(sub.psum_bits)))  # fmt: skip
         if metric == "balanced":
             assert select is not None and mp.score is not None
             capped = dataclasses.replace(
                 select, metric="capped", cap=mp.score * (1 + BALANCED_SLACK)
             )
-            mp = best_mapping(*args, capped, pick)  # (bits-aware is refused with balanced)
+            # (bits-aware is refused with balanced)
+            mp = best_mapping(*args, capped, pick, psum_cap=psum_cap(row(sub.psum_bits)))
         runs.append((sel, mp))
     return runs, inverse.reshape(-1), len(first)
 
@@ -640,7 +648,8 @@ def _nested_mapping(  # noqa: ANN202
         e_rf.append(rf[idx])
         e_glb.append(glb[idx])
     pair, rf, glb = np.concatenate(e_pair), np.concatenate(e_rf), np.concatenate(e_glb)
-    code = _codes([top.pe_rows[pair], top.pe_cols[pair], rf, glb, top.mac_bits[pair]])
+    code = _codes([top.pe_rows[pair], top.pe_cols[pair], rf, glb, top.mac_bits[pair],
+                   top.psum_bits[pair]])  # fmt: skip
     _, rep, pick = np.unique(code, return_index=True, return_inverse=True)
 
     def row(x: np.ndarray) -> np.ndarray:
@@ -661,6 +670,7 @@ def _nested_mapping(  # noqa: ANN202
         _selection(sizes, sub, sel[pair], d, tech, metric, None if cap is None else cap[:, pair]),
         pick.reshape(-1),
         lazy=True,
+        psum_cap=psum_cap(top.psum_bits[tile_pairs][None, :]),
     )
     own = members[0]  # the design's own buffers: always a member
     best_col = np.broadcast_to(own, mp.score[:, own].shape)

@@ -106,6 +106,7 @@ class DesignSpace:
                 table = np.array(vals, dtype=np.int64)
             cols[p] = table[idx[:, j]]
         cols["mac_bits"] = np.full(idx.shape[0], self.mac_bits, dtype=np.int64)
+        cols["psum_bits"] = np.zeros(idx.shape[0], dtype=np.int64)
         return AcceleratorBatch(**cols)
 
     def sample(self, n: int, seed: int) -> AcceleratorBatch:

@@ -42,7 +42,13 @@ from typing import Any
 
 import numpy as np
 
-from coexplore.accel_model._loopnest import SPATIAL, accumulator_bits, rf_shares
+from coexplore.accel_model._loopnest import (
+    SPATIAL,
+    accumulator_bits,
+    psum_bits,
+    psum_cap,
+    rf_shares,
+)
 from coexplore.accel_model.accelerator import DATAFLOWS, Accelerator
 from coexplore.accel_model.analytical import LayerMapping
 from coexplore.accel_model.tech import DEFAULT_TECH, Tech
@@ -263,7 +269,7 @@ class ZigZagModel:
         t = self.tech
         wb, ab = layer.w_bits, layer.a_bits
         crs = (layer.in_channels // layer.groups) * layer.kernel_h * layer.kernel_w
-        pb = min(32, wb + ab + math.ceil(math.log2(crs)) if crs > 1 else wb + ab)
+        pb = int(psum_bits(wb, ab, crs, psum_cap(acc.psum_bits)))
         rf_bit = t.rf_pj_per_bit(acc.rf_bytes)
         glb_bit = t.rf_pj_per_bit(acc.glb_kib * 1024)
         glb_bw = acc.glb_bits_per_cycle
@@ -282,7 +288,8 @@ class ZigZagModel:
         # One register file per operand, each as wide as its operand, so that no access is
         # charged for bits it does not move; capacity split as in the analytical model.
         memories: dict[str, Any] = {}
-        shares = rf_shares(float(acc.mac_bits), float(accumulator_bits(acc.mac_bits, crs)))
+        acc_bits = accumulator_bits(acc.mac_bits, crs, psum_cap(acc.psum_bits))
+        shares = rf_shares(float(acc.mac_bits), float(acc_bits))
         for operand, share, op_bits, reads, writes in (
             ("I2", shares["W"], wb, ["I2, tl"], ["I2, fh"]),
             ("I1", shares["I"], ab, ["I1, tl"], ["I1, fh"]),
@@ -344,7 +351,7 @@ class ZigZagModel:
         unchanged (always True without one)."""
         d = loop_dims(layer)
         crs = d["C"] * d["FY"] * d["FX"]
-        pb = min(32, layer.w_bits + layer.a_bits + (math.ceil(math.log2(crs)) if crs > 1 else 0))
+        pb = int(psum_bits(layer.w_bits, layer.a_bits, crs, psum_cap(acc.psum_bits)))
         wl = [
             {
                 "id": 0,
