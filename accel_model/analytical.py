@@ -594,15 +594,15 @@ def _mapper_runs(  # noqa: ANN202
             tech.dram_pj_per_bit,
             row(sub.mac_bits),
         )
-        mp = best_mapping(*args, select, pick, layer_bits=layer_bits,
-                          psum_cap=psum_cap(row(sub.psum_bits)))  # fmt: skip
+        pcap = psum_cap(row(sub.psum_bits))
+        mp = best_mapping(*args, select, pick, layer_bits=layer_bits, psum_cap=pcap)
         if metric == "balanced":
             assert select is not None and mp.score is not None
             capped = dataclasses.replace(
                 select, metric="capped", cap=mp.score * (1 + BALANCED_SLACK)
             )
             # (bits-aware is refused with balanced)
-            mp = best_mapping(*args, capped, pick, psum_cap=psum_cap(row(sub.psum_bits)))
+            mp = best_mapping(*args, capped, pick, psum_cap=pcap)
         runs.append((sel, mp))
     return runs, inverse.reshape(-1), len(first)
 
