@@ -191,8 +191,8 @@ class AnalyticalModel(CostModel):
             self.version = f"{type(self).version}-mapper-{mapper_metric}"
         if nested_buffers and mapper_metric == "energy":
             raise ConfigError(
-                "nested_buffers needs a latency-aware mapper (mapper_metric 'latency', 'edp' "
-                "or 'balanced'): the data-movement-energy choice does not look at latency."
+                "nested_buffers needs a latency-aware mapper ('latency', 'edp' or 'balanced'), "
+                "got mapper 'energy': the data-movement-energy choice does not look at latency."
             )
         self.nested_buffers = bool(nested_buffers)
         if nested_buffers:
@@ -201,9 +201,9 @@ class AnalyticalModel(CostModel):
         self.bits_aware = bool(bits_aware)
         if bits_aware and (nested_buffers or mapper_metric == "balanced"):
             raise ConfigError(
-                "bits_aware works with mapper_metric 'energy', 'latency' or 'edp', without "
-                "nested_buffers (its width chain is not combined with those yet): set "
-                "bits_aware=False (--no-bits-aware)."
+                "bits_aware (on by default in searches) works with mapper 'energy', 'latency' "
+                "or 'edp', without nested_buffers (its width chain is not combined with those "
+                "yet): set bits_aware=False (--no-bits-aware)."
             )
         if bits_aware:
             self.version += "-bits"

@@ -77,7 +77,7 @@ def run_datafree_bench(
                                 accel_space=accel_space, constraints=Constraints(fps_min=fps),
                                 steps=steps, images=images, synthetic_steps=synthetic_steps,
                                 recon_iters=recon_iters, sweep=tuple(sweep))  # fmt: skip
-            res = run(spec)
+            res = run(spec, progress)  # its phases show between the bench's rows
             r = res.result
             out["cost_weight"] = spec.cost_weight
             out["rows"].append({"bound": label, "eval_set": set_name, "designs": r.designs,

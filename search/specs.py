@@ -69,25 +69,17 @@ def check_bits_options(name: str, bits: tuple[int, ...]) -> None:
 
 
 def check_mapper(mapper: str, bits_aware: bool, nested_buffers: bool = False) -> None:
-    """Raises ConfigError for a mapper option the analytical model refuses, naming the fix."""
+    """Raises ConfigError, naming the fix, for a mapper option the analytical model refuses
+    (its own rules: the model is built once here and dropped)."""
     check_choice("mapper", mapper, MAPPER_METRICS)
-    if nested_buffers and mapper == "energy":
-        raise ConfigError("`nested_buffers` needs a latency-aware `mapper` (latency, edp "
-                          "or balanced), but got mapper 'energy'.")  # fmt: skip
-    if bits_aware and (nested_buffers or mapper == "balanced"):
-        what = "`nested_buffers`" if nested_buffers else "mapper 'balanced'"
-        raise ConfigError(f"`bits_aware` (on by default) does not combine with {what} yet: "
-                          "set bits_aware to false (--no-bits-aware).")  # fmt: skip
+    AnalyticalModel(mapper_metric=mapper, nested_buffers=nested_buffers, bits_aware=bits_aware)
 
 
 def cost_model(spec: RunSpec) -> AnalyticalModel:
-    """The analytical model a spec prices with: its ``mapper`` (and ``nested_buffers``,
-    ``bits_aware``) options."""
-    return AnalyticalModel(
-        mapper_metric=getattr(spec, "mapper", SEARCH_MAPPER),
-        nested_buffers=getattr(spec, "nested_buffers", False),
-        bits_aware=getattr(spec, "bits_aware", SEARCH_BITS_AWARE),
-    )
+    """The analytical model a spec prices with: its ``mapper`` and ``bits_aware`` options
+    (and ``nested_buffers``, which only the hardware sweep has)."""
+    return AnalyticalModel(mapper_metric=spec.mapper, bits_aware=spec.bits_aware,
+                           nested_buffers=getattr(spec, "nested_buffers", False))  # fmt: skip
 
 
 def _check_name(what: str, value: str, names: list[str], fix: str) -> None:

@@ -138,7 +138,7 @@ def test_bits_aware_tiles_use_the_room_narrower_words_leave(metric: str) -> None
     if metric == "latency":
         fused = ok & (batch.mac_mode == 1)  # packing at 4 bits: faster tilings are chosen
         assert (a4.latency_cycles[fused] < 0.95 * p4.latency_cycles[fused]).any()
-    with pytest.raises(ConfigError, match="bits_aware works with"):
+    with pytest.raises(ConfigError, match=r"bits_aware \(on by default in searches\) works with"):
         AnalyticalModel(mapper_metric="balanced", bits_aware=True)
 
 

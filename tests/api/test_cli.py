@@ -57,7 +57,7 @@ def test_user_mistakes_exit_2_without_traceback(tmp_path: Path) -> None:
          "latency-aware mapper"),
         (["cost", "--nested-buffers"], "--no-bits-aware"),  # bits-aware is the default
         (["sweep", "--mapper", "speed"], "`mapper` must be one of"),
-        (["sweep", "--mapper", "energy", "--nested-buffers"], "latency-aware `mapper`"),
+        (["sweep", "--mapper", "energy", "--nested-buffers"], "latency-aware mapper"),
         (["sweep", "--nested-buffers"], "--no-bits-aware"),
         (["run", "--fps", "30", "--mapper", "balanced"], "--no-bits-aware"),
         (["run", "--fps", "30", "--mapper", "speed"], "`mapper` must be one of"),

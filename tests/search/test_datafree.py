@@ -116,6 +116,8 @@ def test_bench_datafree_writes_its_table(
     assert "search bench datafree --accel-space tiny --steps 10" in text and "| drop |" in text
     assert res["sweep"] == [0.2] and "--sweep 0.2" in text
     assert any(d["name"].endswith("(lambda 0.2)") for d in tight["designs"])
+    # each run's own phases show between the bench's rows (minutes of silence otherwise)
+    assert "] prepare: " in r.output and "] quantize: " in r.output
 
 
 def test_a_lambda_sweep_returns_a_front_from_one_run(shared_data: Path, tmp_path: Path) -> None:
