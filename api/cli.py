@@ -252,6 +252,12 @@ def _print_datafree(r: Any) -> None:
     if r.dominates_uniform is not None:
         typer.echo("every uniform choice that meets the bounds is dominated by a searched "
                    f"design: {'yes' if r.dominates_uniform else 'no'}")  # fmt: skip
+        from coexplore.search.datafree import describe_rival
+
+        for u in r.designs:
+            line = None if u["searched"] or not u.get("feasible") else describe_rival(u)
+            if line:
+                typer.echo("  " + line)
 
 
 def _accel_text(accelerator: dict[str, Any]) -> str:

@@ -80,6 +80,7 @@ def run_datafree_bench(
             res = run(spec, progress)  # its phases show between the bench's rows
             r = res.result
             out["cost_weight"] = spec.cost_weight
+            out["budget_fractions"] = list(spec.budget_fractions)
             out["rows"].append({"bound": label, "eval_set": set_name, "designs": r.designs,
                                 "dominates_uniform": r.dominates_uniform,
                                 "seconds": sum(res.timings_s.values())})  # fmt: skip
@@ -102,15 +103,18 @@ def _margins(designs: list[dict[str, Any]]) -> str:
 
 
 def render_datafree_markdown(res: dict[str, Any], command: str) -> str:
+    from coexplore.search.datafree import describe_rival
+
     lams = ", ".join(f"{x:g}" for x in [res.get("cost_weight", 0.02), *res.get("sweep", [])])
+    fracs = "/".join(f"{f:.0%}" for f in res.get("budget_fractions", [1.0]))
     lines = [
         "# Data-free co-search: ResNet-20, searched per-layer bits vs uniform",
         "",
         f"Produced by `{command}`: space {res['accel_space']}, {res['steps']} HDX steps per "
         f"lambda ({lams}; top 3 of each); for each uniform choice that meets the bound, the "
-        "bits the sensitivity table ranks best at no more energy on its accelerator "
-        "(\"knapsack at ... energy\", an exact multiple-choice knapsack, reported on that same "
-        "accelerator); the "
+        f"bits the sensitivity table ranks best at no more than {fracs} of its energy on its "
+        "accelerator (\"knapsack at ... energy\", an exact multiple-choice knapsack, reported "
+        "on that same accelerator); the "
         f"quantization core at {res['images']} synthetic images, {res['synthetic_steps']} "
         f"steps making them, {res['recon_iters']} reconstruction steps per unit (no training "
         "data anywhere). fps and energy are verified on the analytical model (each design on "
@@ -143,8 +147,15 @@ def render_datafree_markdown(res: dict[str, Any], command: str) -> str:
         lines.append(f"- {row['bound']}, {row['eval_set']}: "
                      f"**{'yes' if row['dominates_uniform'] else 'no'}** "
                      f"({row['seconds']:.0f} s){_margins(row['designs'])}")  # fmt: skip
+        for u in row["designs"]:
+            line = None if u["searched"] or not u.get("feasible") else describe_rival(u)
+            if line:
+                lines.append(f"  - {line}")
     lines += ["", "Margins: for each dominated uniform choice, the dominating design with the "
-              "largest accuracy margin, its accuracy gain in points and its energy saving. A "
-              "margin of a few hundredths of a point is within the zero-shot noise at this "
-              "budget (neighbouring designs differ by ~0.3 points)."]  # fmt: skip
+              "largest accuracy margin, its accuracy gain in points and its energy saving. "
+              "Below each row, every feasible uniform choice against the most accurate "
+              "searched design at no more energy: the accuracy difference with its 95 % "
+              "interval, paired over the test images (only the images the two models "
+              "disagree on add variance), and whether the difference is more than the test "
+              "set's noise."]  # fmt: skip
     return "\n".join(lines) + "\n"

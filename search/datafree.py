@@ -378,10 +378,11 @@ class DataFreeSearch(SearchStrategy):
                 "slack": spec.constraints.slack(values),
                 "feasible_accelerators": int(ok.sum())}  # fmt: skip
 
-    def _budgeted(self, u: dict[str, Any]) -> tuple[int, ...] | None:
-        """The least sensitive bits (by the table) at no more energy than the uniform design
-        ``u`` on ``u``'s own accelerator; they are verified on that accelerator (the same
-        hardware, compared at the same energy budget) where they meet every bound there."""
+    def _budgeted(self, u: dict[str, Any], fraction: float = 1.0) -> tuple[int, ...] | None:
+        """The least sensitive bits (by the table) at no more than ``fraction`` of the energy
+        of the uniform design ``u`` on ``u``'s own accelerator; they are verified on that
+        accelerator (the same hardware, compared at the same energy budget) where they meet
+        every bound there."""
         from coexplore.accel_model import Accelerator
 
         acc = [Accelerator.from_dict(u["accelerator_config"])]
@@ -395,13 +396,13 @@ class DataFreeSearch(SearchStrategy):
             en.append(c.layers["energy_pj"][:, 0])
         energy = np.stack(en, axis=1)  # (L, B)
         cand = least_sensitive_within(self.sensitivity, energy,
-                                      u["verified"]["energy_uj"] * 1e6)  # fmt: skip
+                                      u["verified"]["energy_uj"] * 1e6 * fraction)  # fmt: skip
         return None if cand is None else tuple(int(v) for v in cand)
 
     def finalize(self) -> RunResult:
         from coexplore.quant import BitMap, quantize
         from coexplore.quant.data import load_test_set
-        from coexplore.quant.evaluate import top1
+        from coexplore.quant.evaluate import correct, top1
         from coexplore.quant.models import IMAGENET_MEAN, IMAGENET_STD
 
         spec: DataFreeSpec = self.spec
@@ -426,14 +427,17 @@ class DataFreeSearch(SearchStrategy):
                             "predicted_sensitivity": None if j is None else
                             float(self.sensitivity[:, j].sum()), **self._verify(bits)})  # fmt: skip
         if spec.budgeted:
-            for u in (u for u in uniform if u["feasible"]):
-                cand = self._budgeted(u)
+            for u, frac in ((u, f) for u in uniform if u["feasible"]
+                            for f in spec.budget_fractions):  # fmt: skip
+                cand = self._budgeted(u, frac)
                 if cand is None or cand in seen:
                     continue
                 seen.add(cand)
                 bits = [self.bits[i] for i in cand]
-                designs.append({"name": f"knapsack at {u['name'][8:]} energy", "searched": True,
-                                "lambda": None, "budget_of": u["name"], "bits": bits,
+                share = "" if frac == 1 else f"{frac:.0%} of "
+                designs.append({"name": f"knapsack at {share}{u['name'][8:]} energy",
+                                "searched": True, "lambda": None, "budget_of": u["name"],
+                                "budget_fraction": frac, "bits": bits,
                                 "predicted_sensitivity": float(sum(
                                     self.sensitivity[i, j] for i, j in enumerate(cand))),
                                 **self._verify(bits, on=u["accelerator_config"])})  # fmt: skip
@@ -451,6 +455,7 @@ class DataFreeSearch(SearchStrategy):
             test = data.tensors(IMAGENET_MEAN, IMAGENET_STD)
             fp = top1(self.teacher, *test, self.device)
         exports: dict[str, Any] = {}
+        right: dict[str, np.ndarray] = {}  # per-image correctness, for paired differences
         feasible = [d for d in designs if d["feasible"]]
         for i, d in enumerate(feasible):
             emit(self._progress, "quantize", i, len(feasible), f"{d['name']}: zero-shot")
@@ -461,7 +466,8 @@ class DataFreeSearch(SearchStrategy):
             d["quantize_seconds"] = time.perf_counter() - t
             if test is not None:
                 d["test_fp"] = fp
-                d["test_zsq"] = top1(q.model, *test, self.device)
+                right[d["name"]] = correct(q.model, *test, self.device)
+                d["test_zsq"] = 100.0 * float(right[d["name"]].mean())
             if d is next(x for x in feasible if x["searched"]):  # the first lambda's best
                 exports["quantized.pt"] = _writer(q.model, spec.model, bm, self.teacher)
         emit(self._progress, "quantize", len(feasible), len(feasible), "done")
@@ -471,6 +477,8 @@ class DataFreeSearch(SearchStrategy):
             for u in (d for d in feasible if not d["searched"]):
                 u["dominated_by"] = [s["name"] for s in searched if _dominates(s, u)]
             dominates = all(u["dominated_by"] for u in feasible if not u["searched"])
+            for u in (d for d in feasible if not d["searched"]):
+                u["best_rival"] = _best_rival(u, searched, right)
         result = DataFreeResult(
             model=spec.model, layers=self.names, bits_options=self.bits,
             constraints=spec.constraints.describe(), accel_space=spec.accel_space,
@@ -507,6 +515,38 @@ def _dominates(a: dict[str, Any], b: dict[str, Any]) -> bool:
     ea, eb = a["verified"]["energy_uj"], b["verified"]["energy_uj"]
     return (a["test_zsq"] >= b["test_zsq"] and ea <= eb
             and (a["test_zsq"] > b["test_zsq"] or ea < eb))  # fmt: skip
+
+
+def _best_rival(
+    u: dict[str, Any], searched: list[dict[str, Any]], right: dict[str, np.ndarray]
+) -> dict[str, Any] | None:
+    """The most accurate searched design at no more energy than the uniform design ``u``,
+    with its accuracy difference to ``u`` and that difference's 95 % interval (paired over
+    the test images): whether a miss or a win is more than the test set's noise."""
+    from coexplore.quant.evaluate import paired_difference
+
+    eu = u["verified"]["energy_uj"]
+    cheaper = [s for s in searched if s["verified"]["energy_uj"] <= eu * (1 + 1e-9)]
+    if not cheaper:
+        return None
+    best = max(cheaper, key=lambda s: s["test_zsq"])
+    delta, ci = paired_difference(right[best["name"]], right[u["name"]])
+    return {"design": best["name"], "delta": delta, "ci95": ci,
+            "energy_saving": 1 - best["verified"]["energy_uj"] / eu,
+            "images": int(len(right[u["name"]]))}  # fmt: skip
+
+
+def describe_rival(u: dict[str, Any]) -> str | None:
+    """One line on a uniform design's best rival (see ``_best_rival``); None without one."""
+    r = u.get("best_rival")
+    if not r:
+        return None
+    lo, hi = r["delta"] - r["ci95"], r["delta"] + r["ci95"]
+    verdict = ("more accurate" if lo > 0 else "less accurate" if hi < 0
+               else "not distinguishable at this test set's size")  # fmt: skip
+    return (f"{u['name']} vs {r['design']} ({r['energy_saving']:.1%} less energy): "
+            f"{r['delta']:+.2f} ± {r['ci95']:.2f} points (95 %, paired over "
+            f"{r['images']:,} test images; {verdict})")
 
 
 def _writer(qmodel: Any, name: str, bm: Any, teacher: Any) -> Any:

@@ -291,6 +291,10 @@ class DataFreeSpec(RunSpec):
             sensitivity table ranks best at no more energy on that choice's accelerator (a
             multiple-choice knapsack solved exactly, as HAWQ-V3's integer program); verified
             and quantized like every design.
+        budget_fractions: The knapsack's energy budgets, as fractions of each uniform
+            choice's energy: 1 asks for the best bits at the same energy, smaller ones for
+            points of the front below it (a mixed design as accurate as the uniform one at
+            less energy also dominates it).
         images, synthetic_steps, recon_iters: The quantization core's budget: synthetic
             images (also the sensitivity set), steps making them, reconstruction steps per
             unit.
@@ -313,6 +317,7 @@ class DataFreeSpec(RunSpec):
     top_k: int = 3
     uniform: tuple[int, ...] = (8, 6, 4)
     budgeted: bool = True
+    budget_fractions: tuple[float, ...] = (1.0, 0.97, 0.94)
     images: int = 64
     synthetic_steps: int = 100
     recon_iters: int = 100
@@ -336,6 +341,12 @@ class DataFreeSpec(RunSpec):
             raise ConfigError(f"`sweep` {list(self.sweep)} repeats a lambda (cost_weight is "
                               f"{self.cost_weight}); list each once.")  # fmt: skip
         check_range("top_k", self.top_k, 1, 100)
+        fracs = self.budget_fractions
+        if not fracs or len(set(fracs)) != len(fracs):
+            raise ConfigError(f"`budget_fractions` {list(fracs)} must list at least one "
+                              "fraction, each once (e.g. [1.0, 0.97, 0.94]).")  # fmt: skip
+        for f in self.budget_fractions:
+            check_range("budget fraction", f, 0.01, 1.0)
         check_range("images", self.images, 8, 1_000_000)
         check_range("synthetic_steps", self.synthetic_steps, 1, 1_000_000)
         check_range("recon_iters", self.recon_iters, 1, 10_000_000)

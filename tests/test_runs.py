@@ -95,6 +95,10 @@ def test_strategies_not_built_yet_say_what_is_available() -> None:
         CoSearchSpec(steps=10, warmup_steps=10)
     with pytest.raises(ConfigError, match="unknown task 'mnist'"):
         CoSearchSpec(task="mnist")
+    with pytest.raises(ConfigError, match=r"`budget_fractions` \[1.0, 1.0\].*each once"):
+        DataFreeSpec(budget_fractions=(1.0, 1.0))
+    with pytest.raises(ConfigError, match=r"`budget fraction` must be in \[0.01, 1.0\].*1.2"):
+        DataFreeSpec(budget_fractions=(1.2,))
 
 
 class _Record:

@@ -89,6 +89,22 @@ def test_the_data_free_run_meets_a_bound_uniform_8_bits_cannot(
             assert k["predicted_sensitivity"] <= u["predicted_sensitivity"] + 1e-12
             if k["accelerator"] == u["accelerator"]:  # verified on the budget's hardware
                 assert k["verified"]["energy_uj"] <= u["verified"]["energy_uj"] * (1 + 1e-9)
+        # and the knapsack front below it: each at most that fraction of its energy
+        for k in (d for d in res["designs"] if d.get("budget_of") == u["name"]):
+            frac = k["budget_fraction"]
+            assert frac in (1.0, 0.97, 0.94) and k["searched"]
+            if k["accelerator"] == u["accelerator"]:
+                assert k["verified"]["energy_uj"] <= frac * u["verified"]["energy_uj"] * (
+                    1 + 1e-9)
+        # and its most accurate searched rival at no more energy, with a paired interval
+        rival = u["best_rival"]
+        if rival is not None:
+            s = designs[rival["design"]]
+            assert s["searched"] and s["verified"]["energy_uj"] <= u["verified"]["energy_uj"] * (
+                1 + 1e-9)
+            assert rival["delta"] == pytest.approx(s["test_zsq"] - u["test_zsq"])
+            assert rival["ci95"] >= 0 and rival["images"] == 1017
+            assert f"{u['name']} vs {rival['design']}" in r.output
     bad = CliRunner().invoke(app, ["run", "--model", "resnet20", "--out", str(tmp_path)])
     assert bad.exit_code == 2 and "weights are required" in bad.output
 
