@@ -734,8 +734,10 @@ def _best_priced(tries, dataflow, sizes, geom, su, temporal, glb_cap, priced_at,
 
 
 # Elements (layers x priced columns) the bits-aware chain prices in one block: every
-# candidate's latency, energy and score are kept per width at or below its sizing.
-_CHAIN_ELEMENTS = 1 << 14
+# candidate's latency, energy and score are kept per width at or below its sizing (about
+# 90 MB at three widths). Larger blocks mean fewer, larger array operations; the result does
+# not depend on the block size (every step is per element).
+_CHAIN_ELEMENTS = 1 << 16
 
 
 def _bits_chain(sizings, cands, dataflow, sizes, geom, su, temporal, glb_cap, port, select,  # noqa: ANN001, ANN202, PLR0913
@@ -773,15 +775,16 @@ def _bits_chain(sizings, cands, dataflow, sizes, geom, su, temporal, glb_cap, po
         # prices[k]: lists of (L, block) latency, energy, score, tie, one entry per candidate
         # sized at width k or wider, in the order sizing * nc + candidate
         prices = [([], [], [], []) for _ in range(n)]
+        su_b = {d: block(v) for d, v in su.items()}
+        temporal_b = {d: block(v) for d, v in temporal.items()}
+        glb_b = block(glb_cap)
         for j, (fill_bits, rf_caps) in enumerate(sizings):
             fill_b = {op: block(v) for op, v in fill_bits.items()}
             caps_b = {op: block(v) for op, v in rf_caps.items()}
             for ri, gi, di in cands:
                 words, _ = _evaluate(
-                    RF_ORDERS[dataflow][ri], GLB_ORDERS[gi], sizes, geom,
-                    {d: block(v) for d, v in su.items()},
-                    {d: block(v) for d, v in temporal.items()},
-                    caps_b, block(glb_cap), fill_b, DRAM_ORDERS[di],
+                    RF_ORDERS[dataflow][ri], GLB_ORDERS[gi], sizes, geom, su_b, temporal_b,
+                    caps_b, glb_b, fill_b, DRAM_ORDERS[di],
                 )  # fmt: skip
                 words = {key: v[:, local] for key, v in words.items()}
                 for k in range(j + 1):

@@ -168,6 +168,21 @@ def test_chunking_does_not_change_results() -> None:
     np.testing.assert_array_equal(a.fps, b.fps)
 
 
+def test_bits_chain_blocks_do_not_change_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bits-aware chain prices columns in blocks; every step is per element, so any block
+    size gives the same labels (the block size is a speed knob only)."""
+    from coexplore.accel_model import _loopnest
+
+    model = AnalyticalModel.for_search()
+    batch = get_design_space("edge").sample(600, seed=2)
+    wl = get_network("resnet20").with_bits(4)
+    big = model.evaluate(wl, batch)
+    monkeypatch.setattr(_loopnest, "_CHAIN_ELEMENTS", 64)  # blocks of 3 columns
+    small = model.evaluate(wl, batch)
+    np.testing.assert_array_equal(big.energy_pj, small.energy_pj)
+    np.testing.assert_array_equal(big.latency_cycles, small.latency_cycles)
+
+
 def test_per_config_bit_widths() -> None:
     wl = get_network("resnet20")
     accs = [Accelerator(mac_mode="bitfusion")] * 2
