@@ -208,17 +208,25 @@ class MappingSelection:
     fused: np.ndarray | None = None
     packed: dict[float, np.ndarray] | None = None
 
-    def measure(self, moved: dict[str, np.ndarray], wb, ab, pb, port):  # noqa: ANN001, ANN201
+    def compute_at(self, wb, ab):  # noqa: ANN001, ANN201
+        """Compute cycles at the widths ``wb``/``ab`` (Bit Fusion designs pack narrower MACs);
+        the same for every candidate tiling, so callers pricing many may reuse it."""
+        if self.fused is None or self.packed is None:
+            return self.compute
+        pack = np.where(self.fused, bit_fusion_pack(wb, ab), 1.0)
+        compute = np.zeros(pack.shape)
+        for value, cycles in self.packed.items():
+            compute = np.where(pack == value, cycles, compute)
+        return compute
+
+    def measure(self, moved: dict[str, np.ndarray], wb, ab, pb, port, compute=None):  # noqa: ANN001, ANN201
         """(latency, energy) of one candidate, each (L, M). ``wb``, ``ab``, ``pb``: the bits
         W, I and partial sums are priced at; ``port``: the datapath's accumulator width (the
-        partial-sum RF port). Both grow with the bits (every term does)."""
+        partial-sum RF port); ``compute``: :meth:`compute_at` of these widths, if known.
+        Both grow with the bits (every term does)."""
         t = self.tech
-        compute = self.compute
-        if self.fused is not None and self.packed is not None:
-            pack = np.where(self.fused, bit_fusion_pack(wb, ab), 1.0)
-            compute = np.zeros(pack.shape)
-            for value, cycles in self.packed.items():
-                compute = np.where(pack == value, cycles, compute)
+        if compute is None:
+            compute = self.compute_at(wb, ab)
         port_bits, latency = layer_latency(moved, compute, self.glb_bw, self.dram_bw, port)
         energy = (
             self.macs * (t.mult_pj_per_bit2 * wb * ab + t.add_pj_per_bit * pb)
@@ -778,6 +786,7 @@ def _bits_chain(sizings, cands, dataflow, sizes, geom, su, temporal, glb_cap, po
         su_b = {d: block(v) for d, v in su.items()}
         temporal_b = {d: block(v) for d, v in temporal.items()}
         glb_b = block(glb_cap)
+        compute = [sel.compute_at(w[0], w[1]) for w in widths]  # per width, for every candidate
         for j, (fill_bits, rf_caps) in enumerate(sizings):
             fill_b = {op: block(v) for op, v in fill_bits.items()}
             caps_b = {op: block(v) for op, v in rf_caps.items()}
@@ -789,7 +798,7 @@ def _bits_chain(sizings, cands, dataflow, sizes, geom, su, temporal, glb_cap, po
                 words = {key: v[:, local] for key, v in words.items()}
                 for k in range(j + 1):
                     moved = traffic(words, *widths[k])
-                    lat, en = sel.measure(moved, *widths[k], port_b)
+                    lat, en = sel.measure(moved, *widths[k], port_b, compute[k])
                     values = (lat, en, *sel.score(moved, lat, en))
                     for store, value in zip(prices[k], values, strict=True):
                         store.append(value)
