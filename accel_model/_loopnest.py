@@ -252,9 +252,9 @@ class MappingSelection:
             return cost, cost
         return latency * energy, energy
 
-    def price(self, moved: dict[str, np.ndarray], wb, ab, pb, port):  # noqa: ANN001, ANN201
+    def price(self, moved: dict[str, np.ndarray], wb, ab, pb, port, compute=None):  # noqa: ANN001, ANN201
         """(score, tie-break) of one candidate (see :meth:`measure`, :meth:`score`)."""
-        return self.score(moved, *self.measure(moved, wb, ab, pb, port))
+        return self.score(moved, *self.measure(moved, wb, ab, pb, port, compute))
 
 
 def traffic(words: dict[str, np.ndarray], wb, ab, pb) -> dict[str, np.ndarray]:  # noqa: ANN001
@@ -672,6 +672,8 @@ def best_mapping(
         return priced if lazy else priced.mapping()
     best: Mapping | None = None
     best_cost = None
+    # every candidate is priced at the same widths: their compute cycles once
+    compute = None if select is None else select.compute_at(priced_at[0], priced_at[1])
     for fill_bits, rf_caps, (ri, gi, di) in tries:
         ro, go, do = RF_ORDERS[dataflow][ri], GLB_ORDERS[gi], DRAM_ORDERS[di]
         words, factors = _evaluate(
@@ -682,7 +684,7 @@ def best_mapping(
             cost = moved["glb"] * glb_pj_per_bit + moved["dram"] * dram_pj_per_bit
             tie = cost
         else:
-            cost, tie = select.price(moved, *priced_at, port)
+            cost, tie = select.price(moved, *priced_at, port, compute)
         if best is None:
             best, best_cost, best_tie = (
                 Mapping(
@@ -716,6 +718,7 @@ def _best_priced(tries, dataflow, sizes, geom, su, temporal, glb_cap, priced_at,
     its words and factors are gathered once at the end."""
     bits_p = [b[:, pick] for b in priced_at]
     port_p = port[:, pick]
+    compute = select.compute_at(bits_p[0], bits_p[1])  # the same for every candidate
     all_words, all_factors = [], []
     best_idx = best_cost = best_tie = None
     for c, (fill_bits, rf_caps, (ri, gi, di)) in enumerate(tries):
@@ -726,7 +729,7 @@ def _best_priced(tries, dataflow, sizes, geom, su, temporal, glb_cap, priced_at,
         all_words.append(words)
         all_factors.append(factors)
         moved = {k: v[:, pick] for k, v in traffic(words, *priced_at).items()}
-        cost, tie = select.price(moved, *bits_p, port_p)
+        cost, tie = select.price(moved, *bits_p, port_p, compute)
         if best_idx is None:
             best_idx, best_cost, best_tie = np.zeros(cost.shape, dtype=np.int64), cost, tie
             continue
@@ -742,9 +745,10 @@ def _best_priced(tries, dataflow, sizes, geom, su, temporal, glb_cap, priced_at,
 
 
 # Elements (layers x priced columns) the bits-aware chain prices in one block: every
-# candidate's latency, energy and score are kept per width at or below its sizing (about
-# 90 MB at three widths). Larger blocks mean fewer, larger array operations; the result does
-# not depend on the block size (every step is per element).
+# candidate's latency, energy and score are kept per width at or below its sizing (4 arrays
+# x candidates x (1 + 2 + ... + widths) x 8 B per element: about 90 MB at three widths, 280 MB
+# at five with the batch candidates). Larger blocks mean fewer, larger array operations; the
+# result does not depend on the block size (every step is per element).
 _CHAIN_ELEMENTS = 1 << 16
 
 
