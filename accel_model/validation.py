@@ -20,6 +20,7 @@ from coexplore.accel_model.design_space import DesignSpace, get_design_space
 from coexplore.accel_model.networks import get_network
 from coexplore.accel_model.systolic import gemm_view, systolic_compute_cycles
 from coexplore.accel_model.workload import Workload
+from coexplore.errors import ConfigError
 from coexplore.progress import ProgressFn, emit
 
 __all__ = ["run_cost_model_bench", "render_markdown", "TARGETS"]
@@ -183,9 +184,10 @@ def _fidelity(
     }
 
 
-# Our mappers put beside ZigZag's own search: the model's default (least data-movement
-# energy) and the EDP mapper every search uses by default.
-REFERENCE_MAPPERS = ("energy", "edp")
+# Our mappers put beside ZigZag's own search (variant names, see variant_name): the model's
+# default (least data-movement energy) and the mapper every search prices with by default.
+REFERENCE_MAPPERS = ("energy", "edp+bits")
+REFERENCE_NETWORKS = ("resnet20", "mobilenetv2-cifar", "vgg16")
 
 
 def _mapper_reference(
@@ -209,7 +211,7 @@ def _mapper_reference(
 
     wl = get_network(network)
     batch = _fixed_space().sample(n_configs, seed + 1)  # not the fidelity sample
-    models = {m: AnalyticalModel(mapper_metric=m) for m in mappers}
+    models = {m: _variant_model(m) for m in mappers}
     zz = ZigZagModel()
     # networks repeat layer shapes: search each distinct one once per configuration
     shapes: dict[tuple, list[int]] = {}
@@ -310,6 +312,13 @@ MAPPER_VARIANTS = (
 def variant_name(metric: str, nested: bool, bits: bool) -> str:
     """``edp+nested+bits`` and the like: the metric and the options a variant turns on."""
     return metric + ("+nested" if nested else "") + ("+bits" if bits else "")
+
+
+def _variant_model(name: str) -> AnalyticalModel:
+    """The model a :func:`variant_name` names."""
+    metric, *options = name.split("+")
+    return AnalyticalModel(mapper_metric=metric, nested_buffers="nested" in options,
+                           bits_aware="bits" in options)  # fmt: skip
 
 
 def _low_bits(model: AnalyticalModel, networks: tuple[str, ...], accs: Any) -> dict[str, float]:
@@ -463,6 +472,11 @@ def _scalesim() -> dict[str, Any]:
     return out
 
 
+# The bench's parts: speed, the monotonicity sweep over every mapper variant, the Eyeriss and
+# SCALE-Sim anchors, fidelity against ZigZag on our tiling, ZigZag's own mapping search.
+BENCH_PARTS = ("speed", "properties", "anchors", "fidelity", "reference")
+
+
 def run_cost_model_bench(
     n_configs: int = 100,
     speed_configs: int = 50_000,
@@ -471,27 +485,65 @@ def run_cost_model_bench(
     progress: ProgressFn | None = None,
     with_zigzag: bool = True,
     reference_configs: int = 10,
-    reference_networks: tuple[str, ...] = ("resnet20", "mobilenetv2-cifar", "vgg16"),
+    reference_networks: tuple[str, ...] = REFERENCE_NETWORKS,
     metric: str = "edp",
     property_networks: tuple[str, ...] = ("resnet20", "resnet32", "mobilenetv2-cifar", "alexnet"),
     property_designs: int = 5000,
+    parts: tuple[str, ...] = BENCH_PARTS,
 ) -> dict[str, Any]:
-    """Runs every measurement of the cost-model bench and returns them as a dict.
+    """Runs the measurements of the cost-model bench and returns them as a dict.
 
     Args:
+        parts: Which of :data:`BENCH_PARTS` to run (all by default); ``fidelity`` and
+            ``reference`` need ``with_zigzag``.
         networks: Fidelity networks (VGG-16 and MobileNetV2 at 224 are held out: no model
             change was tuned on them).
         reference_configs: Configurations per network for ZigZag's own mapping search (each
             layer search takes seconds); 0 skips it.
         metric: What ZigZag's search minimises, compared with our mapper's choice.
     """
+    unknown = sorted(set(parts) - set(BENCH_PARTS))
+    if unknown:
+        raise ConfigError(f"unknown cost-model bench parts {unknown}: choose from "
+                          f"{', '.join(BENCH_PARTS)}.")  # fmt: skip
     model = AnalyticalModel()
-    out: dict[str, Any] = {"targets": {k: v for k, v in TARGETS.items()}, "seed": seed}
-    out["speed"] = _speed(model, speed_configs, seed)
+    out: dict[str, Any] = {"targets": {k: v for k, v in TARGETS.items()}, "seed": seed,
+                           "parts": [p for p in BENCH_PARTS if p in parts]}  # fmt: skip
+    if "speed" in parts or "properties" in parts:
+        out["speed"] = _speed(model, speed_configs, seed)
+    if "properties" in parts:
+        _mapper_sweep(out, model, speed_configs, seed, property_networks, property_designs)
+    if "anchors" in parts:
+        out["eyeriss"] = _eyeriss()
+        out["scalesim"] = _scalesim()
+    if with_zigzag and "fidelity" in parts:
+        out["fidelity"] = [_fidelity(n, n_configs, seed, progress) for n in networks]
+        per_layer = [f["zigzag_s_per_layer"] for f in out["fidelity"]]
+        zz_per_layer = float(np.mean(per_layer))
+        if "speed" in out:
+            out["speed"]["zigzag_s_per_layer"] = zz_per_layer
+            out["speed"]["speedup_vs_zigzag"] = zz_per_layer * out["speed"]["evals_per_s"]
+    if with_zigzag and "reference" in parts and reference_configs:
+        out["reference"] = [
+            _mapper_reference(n, reference_configs, seed, metric, progress)
+            for n in reference_networks
+        ]
+    return out
+
+
+def _mapper_sweep(
+    out: dict[str, Any],
+    model: AnalyticalModel,
+    speed_configs: int,
+    seed: int,
+    property_networks: tuple[str, ...],
+    property_designs: int,
+) -> None:
+    """The monotonicity sweep and speeds of the default mapper and every variant (into
+    ``out["properties"]`` and ``out["mapper_metrics"]``)."""
     # at 4 bits the bits-aware mapper's width chain has steps to take (at 8 bits it has none)
     low_speed = _speed(model, speed_configs, seed, bits=4)["evals_per_s"]
     out["properties"] = _properties(property_networks, property_designs, seed)
-    # the opt-in latency-aware mappers (issue #14, item 1 in progress), same sweep and speed
     out["mapper_metrics"] = {
         "energy": {
             "properties": out["properties"],
@@ -517,20 +569,6 @@ def run_cost_model_bench(
             "against_energy": _against_energy(variant, reference, accs),
             "low_bits": _low_bits(variant, property_networks, accs),
         }  # fmt: skip
-    out["eyeriss"] = _eyeriss()
-    out["scalesim"] = _scalesim()
-    if with_zigzag:
-        out["fidelity"] = [_fidelity(n, n_configs, seed, progress) for n in networks]
-        per_layer = [f["zigzag_s_per_layer"] for f in out["fidelity"]]
-        zz_per_layer = float(np.mean(per_layer))
-        out["speed"]["zigzag_s_per_layer"] = zz_per_layer
-        out["speed"]["speedup_vs_zigzag"] = zz_per_layer * out["speed"]["evals_per_s"]
-        if reference_configs:
-            out["reference"] = [
-                _mapper_reference(n, reference_configs, seed, metric, progress)
-                for n in reference_networks
-            ]
-    return out
 
 
 def _property_lines(props: list[dict[str, Any]]) -> list[str]:
@@ -629,7 +667,7 @@ def _reference_lines(refs: list[dict[str, Any]]) -> list[str]:
         "tiling priced by ZigZag over ZigZag's searched mapping priced by ZigZag (the mapper's "
         "choice alone); only layers whose tiling ZigZag can take unchanged. Spearman: the "
         "analytical model's total latency (with that mapper) against ZigZag's searched total. "
-        "`edp` is the search's default mapper (there with bits-aware tiles too).",
+        "`edp+bits` is the mapper every search prices with.",
         "",
         "| network | our mapper | configs compared | latency Spearman (target >= 0.95) | "
         "layers with an exact tiling | median ratio (target <= 1.10) | 90th percentile ratio "
@@ -638,7 +676,8 @@ def _reference_lines(refs: list[dict[str, Any]]) -> list[str]:
     ]
     for r in refs:
         for m, s in r["mappers"].items():
-            name = f"{m} (default)" if m == "energy" else m
+            name = {"energy": "energy (model default)",
+                    "edp+bits": "edp+bits (search default)"}.get(m, m)  # fmt: skip
             out.append(
                 f"| {r['network']} | {name} | {r['compared']} of {r['configs']} | "
                 f"{s['spearman_latency']:.3f} ({_ok(s['spearman_latency'] >= 0.95)}) | "
@@ -655,14 +694,33 @@ def _ok(flag: bool) -> str:
 
 
 def render_markdown(res: dict[str, Any], command: str) -> str:
-    """The results table for results/cost_model_validation.md."""
-    sp, ey = res["speed"], res["eyeriss"]
+    """The results table for results/cost_model_validation.md (the parts ``res`` holds)."""
     lines = [
         "# Cost-model validation",
         "",
         f"Produced by `{command}` (seed {res['seed']}). Every figure below was measured in "
         "that one run; anchors from RESEARCH.md section 2.",
         "",
+    ]
+    if "speed" in res:
+        lines += _speed_lines(res["speed"])
+    parts = res.get("parts", BENCH_PARTS)
+    if res.get("fidelity"):
+        lines += ["## Fidelity against ZigZag 3.9.1 (same layers, unrolling, energies)", ""]
+    elif "fidelity" in parts:
+        lines += ["No ZigZag comparison in this run (`--no-zigzag`).", ""]
+    for f in res.get("fidelity", []):
+        lines += _fidelity_lines(f)
+    lines += _property_lines(res.get("properties", []))
+    lines += _mapper_metric_lines(res.get("mapper_metrics", {}))
+    lines += _reference_lines(res.get("reference", []))
+    if "eyeriss" in res:
+        lines += _anchor_lines(res["eyeriss"], res["scalesim"])
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _speed_lines(sp: dict[str, Any]) -> list[str]:
+    lines = [
         "## Speed",
         "",
         "| measure | ours | target / anchor | status |",
@@ -676,74 +734,71 @@ def render_markdown(res: dict[str, Any], command: str) -> str:
             f"| ZigZag, fixed loop order, same layers | {sp['zigzag_s_per_layer'] * 1e3:.1f} "
             f"ms per layer | - | ours is {sp['speedup_vs_zigzag']:,.0f}x faster |"
         )
-    lines.append("")
-    if res.get("fidelity"):
-        lines += ["## Fidelity against ZigZag 3.9.1 (same layers, unrolling, energies)", ""]
-    else:
-        lines += ["No ZigZag comparison in this run (`--no-zigzag`).", ""]
-    for f in res.get("fidelity", []):
-        lines += [
-            f"### {f['network']}: {f['compared']} of {f['configs']} seeded random fixed-precision "
-            f"edge configurations compared ({f['failed']} failed in either tool)",
-            "",
-            "| measure | ours vs ZigZag | target | status |",
-            "|---|---|---|---|",
-            f"| Spearman, total latency | {f['spearman_latency']:.3f} | >= 0.95 | "
-            f"{_ok(f['spearman_latency'] >= 0.95)} |",
-            f"| Spearman, total energy | {f['spearman_energy']:.3f} | >= 0.90 | "
-            f"{_ok(f['spearman_energy'] >= 0.90)} |",
-            "| Spearman, total latency with our systolic fill/drain taken out (ZigZag does not "
-            f"model it) | {f['spearman_latency_no_fill']:.3f} | - | diagnostic |",
-            f"| Spearman, on-chip energy (total minus DRAM) | {f['spearman_onchip_energy']:.3f} "
-            "| - | diagnostic |",
-            f"| Kendall tau, latency / energy | {f['kendall_latency']:.3f} / "
-            f"{f['kendall_energy']:.3f} | - | - |",
-            f"| median ratio ours/ZigZag, latency / energy | {f['latency_ratio_median']:.2f} / "
-            f"{f['energy_ratio_median']:.2f} | - | - |",
-            f"| median per-layer latency error, same mapping ({f['layers_same_mapping']} of "
-            f"{f['layers_compared']} layers) | {f['median_layer_cycle_error']:.1%} | <= 5 % | "
-            f"{_ok(f['median_layer_cycle_error'] <= 0.05)} |",
-            f"| 90th percentile of the same | {f.get('p90_layer_cycle_error', math.nan):.1%} "
-            "| - | - |",
-            f"| layers whose tiling ZigZag took unchanged (no divisor rounding; only these "
-            f"count as same mapping) | {f.get('layers_exact_tiling', 0)} of "
-            f"{f['layers_compared']} | - | - |",
-            "| the same by dataflow (ws / os / rs) | "
-            + " / ".join(
-                "n/a" if v is None else f"{v:.1%}"
-                for v in f["median_layer_cycle_error_by_dataflow"].values()
-            )
-            + " | - | - |",
-            "| the same with our systolic fill/drain taken out (ZigZag does not model it; "
-            f"diagnostic) | {f['median_layer_cycle_error_no_fill']:.1%} | - | - |",
-            "| median per-layer compute-cycle error, same mapping (fill/drain included) | "
-            f"{f['median_layer_compute_error']:.1%} | - | - |",
-            "| median per-layer latency / fill-free compute, same mapping, ours vs ZigZag, "
-            "ws / os / rs (stalls and loading; diagnostic) | "
-            + " / ".join(
-                "n/a" if v is None else f"{v['ours']:.2f} vs {v['zigzag']:.2f}"
-                for v in f["median_stall_factor_by_dataflow"].values()
-            )
-            + " | - | - |",
-            "",
-            "Worst layers (latency):",
-            "",
-            "| config | layer | dataflow | ours cycles | ZigZag cycles | error |",
-            "|---|---|---|---|---|---|",
-        ]
-        for w in f["worst_layers"]:
-            lines.append(
-                f"| {w['config']} | {w['layer']} | {w['dataflow']} | "
-                f"{w['ours_cycles']:,.0f} | {w['zigzag_cycles']:,.0f} | "
-                f"{w['rel_error']:+.1%} |"
-            )
-        lines.append("")
-    lines += _property_lines(res.get("properties", []))
-    lines += _mapper_metric_lines(res.get("mapper_metrics", {}))
-    lines += _reference_lines(res.get("reference", []))
-    lo, tol = TARGETS["eyeriss_fps"]
+    return [*lines, ""]
+
+
+def _fidelity_lines(f: dict[str, Any]) -> list[str]:
+    lines = [
+        f"### {f['network']}: {f['compared']} of {f['configs']} seeded random fixed-precision "
+        f"edge configurations compared ({f['failed']} failed in either tool)",
+        "",
+        "| measure | ours vs ZigZag | target | status |",
+        "|---|---|---|---|",
+        f"| Spearman, total latency | {f['spearman_latency']:.3f} | >= 0.95 | "
+        f"{_ok(f['spearman_latency'] >= 0.95)} |",
+        f"| Spearman, total energy | {f['spearman_energy']:.3f} | >= 0.90 | "
+        f"{_ok(f['spearman_energy'] >= 0.90)} |",
+        "| Spearman, total latency with our systolic fill/drain taken out (ZigZag does not "
+        f"model it) | {f['spearman_latency_no_fill']:.3f} | - | diagnostic |",
+        f"| Spearman, on-chip energy (total minus DRAM) | {f['spearman_onchip_energy']:.3f} "
+        "| - | diagnostic |",
+        f"| Kendall tau, latency / energy | {f['kendall_latency']:.3f} / "
+        f"{f['kendall_energy']:.3f} | - | - |",
+        f"| median ratio ours/ZigZag, latency / energy | {f['latency_ratio_median']:.2f} / "
+        f"{f['energy_ratio_median']:.2f} | - | - |",
+        f"| median per-layer latency error, same mapping ({f['layers_same_mapping']} of "
+        f"{f['layers_compared']} layers) | {f['median_layer_cycle_error']:.1%} | <= 5 % | "
+        f"{_ok(f['median_layer_cycle_error'] <= 0.05)} |",
+        f"| 90th percentile of the same | {f.get('p90_layer_cycle_error', math.nan):.1%} | - | - |",
+        f"| layers whose tiling ZigZag took unchanged (no divisor rounding; only these "
+        f"count as same mapping) | {f.get('layers_exact_tiling', 0)} of "
+        f"{f['layers_compared']} | - | - |",
+        "| the same by dataflow (ws / os / rs) | "
+        + " / ".join(
+            "n/a" if v is None else f"{v:.1%}"
+            for v in f["median_layer_cycle_error_by_dataflow"].values()
+        )
+        + " | - | - |",
+        "| the same with our systolic fill/drain taken out (ZigZag does not model it; "
+        f"diagnostic) | {f['median_layer_cycle_error_no_fill']:.1%} | - | - |",
+        "| median per-layer compute-cycle error, same mapping (fill/drain included) | "
+        f"{f['median_layer_compute_error']:.1%} | - | - |",
+        "| median per-layer latency / fill-free compute, same mapping, ours vs ZigZag, "
+        "ws / os / rs (stalls and loading; diagnostic) | "
+        + " / ".join(
+            "n/a" if v is None else f"{v['ours']:.2f} vs {v['zigzag']:.2f}"
+            for v in f["median_stall_factor_by_dataflow"].values()
+        )
+        + " | - | - |",
+        "",
+        "Worst layers (latency):",
+        "",
+        "| config | layer | dataflow | ours cycles | ZigZag cycles | error |",
+        "|---|---|---|---|---|---|",
+    ]
+    for w in f["worst_layers"]:
+        lines.append(
+            f"| {w['config']} | {w['layer']} | {w['dataflow']} | "
+            f"{w['ours_cycles']:,.0f} | {w['zigzag_cycles']:,.0f} | "
+            f"{w['rel_error']:+.1%} |"
+        )
+    return [*lines, ""]
+
+
+def _anchor_lines(ey: dict[str, Any], scalesim: dict[str, Any]) -> list[str]:
+    _, tol = TARGETS["eyeriss_fps"]
     dram_anchor, dram_factor = TARGETS["eyeriss_dram_per_mac"]
-    lines += [
+    lines = [
         "## Eyeriss anchor (AlexNet CONV1-5, batch 4, 16-bit words and partial sums, 12x14 RS, "
         "108 KB, 200 MHz)",
         "",
@@ -769,6 +824,6 @@ def render_markdown(res: dict[str, Any], command: str) -> str:
         "| dataflow | ours | SCALE-Sim | difference |",
         "|---|---|---|---|",
     ]
-    for df, v in res["scalesim"].items():
+    for df, v in scalesim.items():
         lines.append(f"| {df} | {v['ours_32x32']:,} | {v['scalesim']:,} | {v['rel_diff']:+.2%} |")
-    return "\n".join(lines) + "\n"
+    return lines

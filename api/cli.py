@@ -70,9 +70,12 @@ def run(
     energy_uj: EnergyOpt = None,
     power_mw: PowerOpt = None,
     strategy: Annotated[
-        str, typer.Option(help="dance-hdx (hard bounds by HDX), dance-soft (penalty), "
-                             "dance-adaptive (primal-dual penalty), optuna-nsga2, random or "
-                             "sequential (baselines; sequential needs the nni extra).")
+        str,
+        typer.Option(
+            help="dance-hdx (hard bounds by HDX), dance-soft (penalty), "
+            "dance-adaptive (primal-dual penalty), optuna-nsga2, random or "
+            "sequential (baselines; sequential needs the nni extra)."
+        ),
     ] = "dance-hdx",
     cost_weight: Annotated[
         float, typer.Option("--lambda", min=0, help="Weight of the hardware cost (lambda).")
@@ -99,8 +102,10 @@ def run(
     ] = 48,
     study_storage: Annotated[
         str | None,
-        typer.Option(help="SQLAlchemy URL of the Optuna study database (optuna-nsga2; "
-                     "default sqlite:///results/optuna.db)."),  # fmt: skip
+        typer.Option(
+            help="SQLAlchemy URL of the Optuna study database (optuna-nsga2; "
+            "default sqlite:///results/optuna.db)."
+        ),  # fmt: skip
     ] = None,
     quantize: Annotated[
         bool, typer.Option(help="Hand the winners to the zero-shot quantization core.")
@@ -116,9 +121,11 @@ def run(
     ] = 100,
     model: Annotated[
         str | None,
-        typer.Option(help="Data-free mode: a pretrained model (resnet20... or "
-                     "package.module:factory); its per-layer bits and the accelerator are "
-                     "searched, without its data."),  # fmt: skip
+        typer.Option(
+            help="Data-free mode: a pretrained model (resnet20... or "
+            "package.module:factory); its per-layer bits and the accelerator are "
+            "searched, without its data."
+        ),  # fmt: skip
     ] = None,
     weights: Annotated[Path | None, typer.Option(help="Data-free mode: its weights.")] = None,
     eval_data: Annotated[
@@ -129,20 +136,28 @@ def run(
     ] = "edge",
     bits: Annotated[
         str | None,
-        typer.Option(help="Bit-widths a slot (data-free: a layer) may take, e.g. 4,6,8. "
-                     "Default: 4,6,8 when the winners go to zero-shot quantization, all "
-                     "(2,3,4,6,8) with --no-quantize and in data-free mode."),  # fmt: skip
+        typer.Option(
+            help="Bit-widths a slot (data-free: a layer) may take, e.g. 4,6,8. "
+            "Default: 4,6,8 when the winners go to zero-shot quantization, all "
+            "(2,3,4,6,8) with --no-quantize and in data-free mode."
+        ),  # fmt: skip
     ] = None,
     lambda_sweep: Annotated[
         str | None,
-        typer.Option("--sweep", help="Data-free mode: further lambdas searched in the same "
-                     "run, e.g. 0.005,0.2; each one's designs join the table."),  # fmt: skip
+        typer.Option(
+            "--sweep",
+            help="Data-free mode: further lambdas searched in the same "
+            "run, e.g. 0.005,0.2; each one's designs join the table.",
+        ),  # fmt: skip
     ] = None,
     budgeted: Annotated[
         bool | None,
-        typer.Option("--budgeted/--no-budgeted", help="Data-free mode: for each uniform choice "
-                     "that meets the bounds, also the least sensitive bits at no more energy "
-                     "(an exact knapsack). On by default."),  # fmt: skip
+        typer.Option(
+            "--budgeted/--no-budgeted",
+            help="Data-free mode: for each uniform choice "
+            "that meets the bounds, also the least sensitive bits at no more energy "
+            "(an exact knapsack). On by default.",
+        ),  # fmt: skip
     ] = None,
     mapper: MapperOpt = SEARCH_MAPPER,
     bits_aware: BitsAwareOpt = SEARCH_BITS_AWARE,
@@ -664,6 +679,21 @@ def bench_cost_model(
     metric: Annotated[
         str, typer.Option(help="What ZigZag's mapping search minimises: edp, latency, energy.")
     ] = "edp",
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Run only these parts (repeatable): speed, properties, anchors, fidelity, "
+            "reference. Default: all.",
+        ),
+    ] = None,
+    reference_networks: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--reference-network",
+            help="Network for ZigZag's mapping search (repeatable; default resnet20, "
+            "mobilenetv2-cifar, vgg16).",
+        ),
+    ] = None,
     out: Annotated[Path, typer.Option(help="Markdown table to write.")] = Path(
         "results/cost_model_validation.md"
     ),
@@ -672,9 +702,26 @@ def bench_cost_model(
     ] = False,
 ) -> None:
     """Speed, fidelity against ZigZag, the Eyeriss anchor and SCALE-Sim closed forms."""
-    from coexplore.accel_model.validation import render_markdown, run_cost_model_bench
+    from coexplore.accel_model import get_network
+    from coexplore.accel_model.validation import (
+        BENCH_PARTS,
+        REFERENCE_NETWORKS,
+        render_markdown,
+        run_cost_model_bench,
+    )
     from coexplore.accel_model.zigzag_adapter import zigzag_available
+    from coexplore.errors import UnknownComponentError
 
+    parts = tuple(only) if only else BENCH_PARTS
+    bad = sorted(set(parts) - set(BENCH_PARTS))
+    if bad:
+        raise fail(f"--only takes {', '.join(BENCH_PARTS)}; got {', '.join(bad)}.", 2)
+    ref_nets = tuple(reference_networks) if reference_networks else REFERENCE_NETWORKS
+    for name in ref_nets:
+        try:
+            get_network(name)  # an unknown name fails here, before any measurement
+        except UnknownComponentError as exc:
+            raise fail(f"--reference-network: {exc}", 2) from exc
     if zigzag and not zigzag_available():
         raise fail(
             "ZigZag is not installed: `pip install -e '.[zigzag]'`, or pass "
@@ -687,12 +734,16 @@ def bench_cost_model(
     with ProgressView(as_json) as view:
         res = run_cost_model_bench(n_configs=configs, seed=seed, with_zigzag=zigzag,
                                    progress=view, reference_configs=reference_configs,
-                                   metric=metric)  # fmt: skip
+                                   reference_networks=ref_nets, metric=metric,
+                                   parts=parts)  # fmt: skip
     command = (
         f"search bench cost-model --configs {configs} --seed {seed}"
         + ("" if zigzag else " --no-zigzag")
         + (f" --reference-configs {reference_configs}" if reference_configs != 10 else "")
         + (f" --metric {metric}" if metric != "edp" else "")
+        + "".join(f" --only {p}" for p in (only or ()))
+        + "".join(f" --reference-network {n}" for n in (reference_networks or ()))
+        + (f" --out {out}" if out != Path("results/cost_model_validation.md") else "")
     )
     text = render_markdown(res, command)
     atomic_write(out, text)
@@ -729,11 +780,15 @@ def bench_evaluator(
             space, samples, seed, networks=networks, pairs=pairs, mapper=mapper,
             bits_aware=bits_aware, progress=view,
         )  # fmt: skip
-    command = f"search bench evaluator --space {space} --samples {samples} --seed {seed}" + (
-        f" --pairs {pairs}" if networks else " --no-networks"
-    ) + f" --mapper {mapper}" + (  # explicit: the labels do not hang on a default
-        " --bits-aware" if bits_aware else " --no-bits-aware"
-    ) + ("" if out == Path("results/evaluator.md") else f" --out {out}")
+    command = (
+        f"search bench evaluator --space {space} --samples {samples} --seed {seed}"
+        + (f" --pairs {pairs}" if networks else " --no-networks")
+        + f" --mapper {mapper}"
+        + (  # explicit: the labels do not hang on a default
+            " --bits-aware" if bits_aware else " --no-bits-aware"
+        )
+        + ("" if out == Path("results/evaluator.md") else f" --out {out}")
+    )
     text = render_evaluator_markdown(res, command)
     atomic_write(out, text)
     typer.echo(json.dumps(res, indent=2, default=float) if as_json else text)
@@ -758,8 +813,11 @@ def bench_search(
     ] = False,
     max_minutes: Annotated[
         float | None,
-        typer.Option(min=0, help="Safety net: start no new run after this many minutes; the "
-                     "table then shows what finished, marked partial (--resume completes it)."),
+        typer.Option(
+            min=0,
+            help="Safety net: start no new run after this many minutes; the "
+            "table then shows what finished, marked partial (--resume completes it).",
+        ),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -785,8 +843,11 @@ def bench_search(
     atomic_write(out, text)
     atomic_write(out.with_suffix(".json"), json.dumps(res, indent=2, default=float) + "\n")
     if res["partial"]:  # kept: --resume runs only what is missing
-        typer.echo(f"partial: {res['partial']['done']} of {res['partial']['planned']} runs; "
-                   f"the journal {journal} stays for --resume", err=True)
+        typer.echo(
+            f"partial: {res['partial']['done']} of {res['partial']['planned']} runs; "
+            f"the journal {journal} stays for --resume",
+            err=True,
+        )
     else:
         journal.unlink(missing_ok=True)
     typer.echo(json.dumps(res, indent=2, default=float) if as_json else text)
@@ -810,8 +871,10 @@ def bench_api(
 
     with ProgressView(as_json, lines=("bench",)) as view:
         res = run_api_bench(clients, requests_per_client, jobs, think, progress=view)
-    command = "search bench api" + (f" --clients {clients}" if clients != 200 else "") + (
-        f" --think {think:g}" if think != 1.0 else ""
+    command = (
+        "search bench api"
+        + (f" --clients {clients}" if clients != 200 else "")
+        + (f" --think {think:g}" if think != 1.0 else "")
     )
     text = render_api_markdown(res, command)
     atomic_write(out, text)

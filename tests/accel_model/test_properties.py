@@ -151,3 +151,16 @@ def test_the_cost_model_bench_compares_every_mapper_variant() -> None:
     for p in res["mapper_metrics"]["balanced+nested"]["properties"]:
         if p["step"].split()[0] in ("rf_bytes", "glb_kib", "glb_bits_per_cycle"):
             assert p["worst_ratio"] <= 1.02 + 1e-9, p
+
+
+def test_the_cost_model_bench_runs_only_the_parts_asked_for() -> None:
+    from coexplore.accel_model.validation import render_markdown, run_cost_model_bench
+
+    res = run_cost_model_bench(with_zigzag=False, parts=("anchors",))
+    assert res["parts"] == ["anchors"]
+    assert "eyeriss" in res and "speed" not in res and "properties" not in res
+    text = render_markdown(res, "search bench cost-model --no-zigzag --only anchors")
+    assert "## Eyeriss anchor" in text and "## Speed" not in text
+    assert "No ZigZag comparison" not in text  # fidelity was not asked for
+    with pytest.raises(ConfigError, match="unknown cost-model bench parts"):
+        run_cost_model_bench(with_zigzag=False, parts=("anchors", "everything"))
