@@ -687,9 +687,7 @@ def best_mapping(
             cost, tie = select.price(moved, *priced_at, port, compute)
         if best is None:
             best, best_cost, best_tie = (
-                Mapping(
-                    words, np.full(shape, ri), np.full(shape, gi), np.full(shape, di), factors
-                ),
+                Mapping(words, np.full(shape, ri), np.full(shape, gi), np.full(shape, di), factors),
                 cost,
                 tie,
             )
@@ -744,12 +742,12 @@ def _best_priced(tries, dataflow, sizes, geom, su, temporal, glb_cap, priced_at,
     )
 
 
-# Elements (layers x priced columns) the bits-aware chain prices in one block: every
-# candidate's latency, energy and score are kept per width at or below its sizing (4 arrays
-# x candidates x (1 + 2 + ... + widths) x 8 B per element: about 90 MB at three widths, 280 MB
-# at five with the batch candidates). Larger blocks mean fewer, larger array operations; the
-# result does not depend on the block size (every step is per element).
-_CHAIN_ELEMENTS = 1 << 16
+# Bytes the bits-aware chain's prices may take in one block of priced columns: every
+# candidate's latency, energy and score (3 arrays) per width at or below its sizing, so a
+# block holds this / (24 B x candidates x (1 + 2 + ... + widths)) (layer, column) elements
+# (about 2^18 at three widths and the 7 plain candidates). Larger blocks mean fewer, larger
+# array operations; the result does not depend on the block size (every step is per element).
+_CHAIN_BYTES = 256 << 20
 
 
 def _bits_chain(sizings, cands, dataflow, sizes, geom, su, temporal, glb_cap, port, select,  # noqa: ANN001, ANN202, PLR0913
@@ -763,52 +761,64 @@ def _bits_chain(sizings, cands, dataflow, sizes, geom, su, temporal, glb_cap, po
     unless beaten). Pricing grows with the bits, so a layer's latency and energy never rise as
     its widths fall along the ladder, whatever the metric.
 
-    Each candidate tiling is built once per block of priced columns and priced at every width
-    at or below its sizing; the chain then runs on those prices, and the winners' tilings are
-    rebuilt once at the end, only where they won (memory stays a block's worth)."""
+    Each candidate tiling is built once per block of priced columns (all sizings of a loop
+    order in one pass) and priced at every width at or below its sizing; the chain then runs
+    on those prices, and the winners' tilings are gathered from the block's candidates (or,
+    where keeping them all would take too much memory, rebuilt once at the end, only where
+    they won)."""
     n, nc = len(sizings), len(cands)
     full = port.shape
     bits = [[np.broadcast_to(s[0][op], full) for op in _OPS] for s in sizings]
     choice = np.zeros((full[0], len(pick)), dtype=np.int64)  # sizing * nc + candidate
     score, tie = np.zeros(choice.shape), np.zeros(choice.shape)
     order = np.argsort(pick, kind="stable")  # a block's columns share tilings
-    per = max(1, _CHAIN_ELEMENTS // full[0])
+    per = max(1, _CHAIN_BYTES // (24 * nc * n * (n + 1) // 2) // full[0])
+    kept: Mapping | None = _empty_mapping(choice.shape)  # the winners' tilings, as chosen
     for start in range(0, len(pick), per):
         cols = order[start : start + per]
-        tiles, local = np.unique(pick[cols], return_inverse=True)
+        tiles, first, local = np.unique(pick[cols], return_index=True, return_inverse=True)
         local = local.reshape(-1)
+        n_tiles = len(tiles)
         sel = _select_columns(select, cols)
-        port_b = port[:, pick[cols]]
-        widths = [[b[:, pick[cols]] for b in bw] for bw in bits]
+        priced = _TilePricing(sel, local, first, port[:, tiles])
+        widths = [[b[:, tiles] for b in bw] for bw in bits]  # per tiling column
 
+        # every sizing side by side (sizing-major columns): one tiling pass per loop order
         def block(x, tiles=tiles):  # noqa: ANN001, ANN202
-            return np.broadcast_to(x, full)[:, tiles]
+            return np.tile(np.broadcast_to(x, full)[:, tiles], (1, n))
 
-        # prices[k]: lists of (L, block) latency, energy, score, tie, one entry per candidate
-        # sized at width k or wider, in the order sizing * nc + candidate
-        prices = [([], [], [], []) for _ in range(n)]
+        def sized(key: int, tiles=tiles):  # noqa: ANN202
+            return {op: np.hstack([np.broadcast_to(s[key][op], full)[:, tiles] for s in sizings])
+                    for op in sizings[0][key]}  # fmt: skip
+
         su_b = {d: block(v) for d, v in su.items()}
         temporal_b = {d: block(v) for d, v in temporal.items()}
-        glb_b = block(glb_cap)
-        compute = [sel.compute_at(w[0], w[1]) for w in widths]  # per width, for every candidate
-        for j, (fill_bits, rf_caps) in enumerate(sizings):
-            fill_b = {op: block(v) for op, v in fill_bits.items()}
-            caps_b = {op: block(v) for op, v in rf_caps.items()}
-            for ri, gi, di in cands:
-                words, _ = _evaluate(
-                    RF_ORDERS[dataflow][ri], GLB_ORDERS[gi], sizes, geom, su_b, temporal_b,
-                    caps_b, glb_b, fill_b, DRAM_ORDERS[di],
-                )  # fmt: skip
-                words = {key: v[:, local] for key, v in words.items()}
+        glb_b, fill_b, caps_b = block(glb_cap), sized(0), sized(1)
+        if kept is not None and n * nc * n_tiles * full[0] * 8 * _KEPT_ARRAYS > _KEEP_BYTES:
+            kept = None  # too large to keep: rebuilt at the end instead
+        # prices[k][(j - k) * nc + c]: latency, energy, score, tie (L, block) of candidate c
+        # sized at width j >= k, priced at width k
+        prices = [[None] * ((n - k) * nc) for k in range(n)]
+        tilings = [None] * (n * nc)
+        # per width, for every candidate: compute cycles (per priced column)
+        compute = [sel.compute_at(w[0][:, local], w[1][:, local]) for w in widths]
+        for c, (ri, gi, di) in enumerate(cands):
+            words_all, factors_all = _evaluate(
+                RF_ORDERS[dataflow][ri], GLB_ORDERS[gi], sizes, geom, su_b, temporal_b,
+                caps_b, glb_b, fill_b, DRAM_ORDERS[di],
+            )  # fmt: skip
+            for j in range(n):
+                part = slice(j * n_tiles, (j + 1) * n_tiles)
+                words = {key: v[:, part] for key, v in words_all.items()}
+                if kept is not None:
+                    tilings[j * nc + c] = (words, _part_factors(factors_all, part, full[0]))
                 for k in range(j + 1):
-                    moved = traffic(words, *widths[k])
-                    lat, en = sel.measure(moved, *widths[k], port_b, compute[k])
-                    values = (lat, en, *sel.score(moved, lat, en))
-                    for store, value in zip(prices[k], values, strict=True):
-                        store.append(value)
+                    prices[k][(j - k) * nc + c] = priced(traffic(words, *widths[k]), *widths[k],
+                                                         compute[k])  # fmt: skip
         cur = None
         for k in range(n - 1, -1, -1):
-            lat, en, sc, ti = (np.stack(p) for p in prices[k])
+            lat, en, sc, ti = (np.stack(p) for p in zip(*prices[k], strict=True))
+            prices[k] = []  # free this width's prices
             ids = np.broadcast_to(k * nc + np.arange(len(sc))[:, None, None], sc.shape)
             if cur is not None:  # the previous choice, priced at this width, first
                 pos = (cur - k * nc)[None]
@@ -825,8 +835,105 @@ def _bits_chain(sizings, cands, dataflow, sizes, geom, su, temporal, glb_cap, po
         choice[:, cols] = cur
         score[:, cols] = least
         tie[:, cols] = np.take_along_axis(ti, first, 0)[0]
-    return _rebuild(choice, score, tie, sizings, cands, dataflow, sizes, geom, su, temporal,
-                    glb_cap, pick)  # fmt: skip
+        if kept is not None:
+            _keep(kept, tilings, cur, cols, local)
+    if kept is None:
+        return _rebuild(choice, score, tie, sizings, cands, dataflow, sizes, geom, su,
+                        temporal, glb_cap, pick)  # fmt: skip
+    orders = np.array(cands)[choice % nc]
+    return dataclasses.replace(kept, rf_order=orders[..., 0], glb_order=orders[..., 1],
+                               dram_order=orders[..., 2], score=score, tie=tie)  # fmt: skip
+
+
+# The bits-aware chain keeps every candidate's tiling of a block (word counts and factors,
+# (L, tiling columns) each) to gather the winners from, while that takes at most this many
+# bytes; beyond it, the winners are rebuilt at the end (same result, more time).
+_KEEP_BYTES = 256 << 20
+_KEPT_ARRAYS = len(WORD_KEYS) + 3 * len(DIMS)
+
+
+def _empty_mapping(shape: tuple[int, int]) -> Mapping:
+    zeros = np.zeros(shape, dtype=np.int64)
+    factors = {lv: {d: np.ones(shape) for d in DIMS} for lv in ("rf", "glb", "dram")}
+    return Mapping({key: np.zeros(shape) for key in WORD_KEYS}, zeros, zeros, zeros, factors)
+
+
+def _part_factors(factors: dict, part: slice, n_layers: int) -> dict:  # noqa: ANN001
+    return {lv: {d: np.broadcast_to(v, (n_layers, v.shape[1]))[:, part] for d, v in f.items()}
+            for lv, f in factors.items()}  # fmt: skip
+
+
+def _keep(
+    kept: Mapping, tilings: list, cur: np.ndarray, cols: np.ndarray, local: np.ndarray
+) -> None:  # noqa: ANN001
+    """Writes the winners ``cur`` ((L, block) indices into ``tilings``) into ``kept``."""
+    rows, at = np.arange(cur.shape[0])[:, None], local[None, :]
+
+    def gather(arrays: list[np.ndarray]) -> np.ndarray:
+        shape = (cur.shape[0], arrays[0].shape[1])
+        return np.stack([np.broadcast_to(a, shape) for a in arrays])[cur, rows, at]
+
+    for key, out in kept.words.items():
+        out[:, cols] = gather([w[key] for w, _ in tilings])
+    for lv, dims in kept.factors.items():
+        for d, out in dims.items():
+            out[:, cols] = gather([f[lv][d] for _, f in tilings])
+
+
+class _TilePricing:
+    """:meth:`MappingSelection.measure` and ``score`` of a candidate for a block of priced
+    columns, from its traffic per tiling column: every term that depends on the tiling alone
+    (or on it and the GLB port width, of which a space has a few) is computed once per tiling
+    column and gathered, so only compute, the bandwidths and the final sums run per priced
+    column. The same operations on the same values as ``measure``: the results are equal to
+    the last bit."""
+
+    def __init__(self, sel: MappingSelection, local: np.ndarray, first: np.ndarray, port) -> None:  # noqa: ANN001
+        self.sel, self.local, self.port = sel, local, port
+        glb_bw = sel.glb_bw[0]
+        self.glb_values, g_idx = np.unique(glb_bw, return_inverse=True)
+        self.by_port = local * len(self.glb_values) + g_idx.reshape(-1)
+        self.dram_bw = sel.dram_bw
+        self.inv_bw = 1.0 / sel.glb_bw + 1.0 / sel.dram_bw
+        # per tiling column (each is one RF and GLB size)
+        self.glb_sram_pj = sel.glb_sram_pj[:, first][..., None]
+        self.rf_pj = sel.rf_pj[:, first]
+
+    def __call__(self, moved: dict[str, np.ndarray], wb, ab, pb, compute):  # noqa: ANN001, ANN204
+        """(latency, energy, score, tie-break) per priced column; ``moved`` and the widths
+        per tiling column, ``compute`` per priced column."""
+        sel, t, local = self.sel, self.sel.tech, self.local
+        n_layers = moved["glb"].shape[0]
+        g = self.glb_values[None, None, :]
+        port_bits = sum(
+            moved[f"glb_xfers_{op}"][..., None]
+            * np.ceil(moved[f"glb_xfer_bits_{op}"][..., None] / g) * g
+            for op in ("W", "I", "O")
+        )  # fmt: skip
+        psum_port = moved["pe_out_xfers"] * np.ceil(moved["pe_out_bits"] / self.port - 1e-9)
+        energy = (
+            (sel.macs * (t.mult_pj_per_bit2 * wb * ab + t.add_pj_per_bit * pb)
+             + (sel.macs * (wb + ab + 2 * pb) + moved["rf_fill"]) * self.rf_pj)[..., None]
+            + port_bits * self.glb_sram_pj
+            + (moved["glb"] * t.noc_pj_per_bit)[..., None]
+            + moved["dram"][..., None] * (self.glb_sram_pj + t.dram_pj_per_bit)
+        )  # fmt: skip
+
+        def per_port(x):  # noqa: ANN001, ANN202
+            return x.reshape(n_layers, -1)[:, self.by_port]
+
+        steady = np.maximum(
+            compute + psum_port[:, local],
+            np.maximum(per_port(port_bits / g), moved["dram"][:, local] / self.dram_bw),
+        )
+        load_drain = (moved["onload_glb"] + moved["offload_glb"])[:, local] * self.inv_bw
+        latency = steady + load_drain
+        energy = per_port(energy)
+        if sel.metric == "energy":
+            cost = (moved["glb"] * (self.glb_sram_pj[..., 0] + t.noc_pj_per_bit)
+                    + moved["dram"] * t.dram_pj_per_bit)[:, local]  # fmt: skip
+            return latency, energy, cost, cost
+        return (latency, energy, *sel.score(moved, latency, energy))
 
 
 def _select_columns(select: MappingSelection, cols: np.ndarray) -> MappingSelection:

@@ -177,10 +177,34 @@ def test_bits_chain_blocks_do_not_change_results(monkeypatch: pytest.MonkeyPatch
     batch = get_design_space("edge").sample(600, seed=2)
     wl = get_network("resnet20").with_bits(4)
     big = model.evaluate(wl, batch)
-    monkeypatch.setattr(_loopnest, "_CHAIN_ELEMENTS", 64)  # blocks of 3 columns
+    monkeypatch.setattr(_loopnest, "_CHAIN_BYTES", 64 * 24 * 42)  # blocks of 9 columns
     small = model.evaluate(wl, batch)
     np.testing.assert_array_equal(big.energy_pj, small.energy_pj)
     np.testing.assert_array_equal(big.latency_cycles, small.latency_cycles)
+
+
+def test_bits_chain_keeps_or_rebuilds_the_same_tilings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chain gathers its winners from the candidates it built, or, past a memory bound,
+    rebuilds them: the same tilings, labels and mappings either way."""
+    from coexplore.accel_model import _loopnest
+
+    model = AnalyticalModel.for_search()
+    batch = get_design_space("edge").sample(400, seed=5)
+    wl = get_network("mobilenetv2-cifar").with_bits(3)
+    kept = model.evaluate(wl, batch, per_layer=True)
+    maps = [model.mappings(wl, batch.get(i)) for i in range(3)]
+    monkeypatch.setattr(_loopnest, "_KEEP_BYTES", 0)  # nothing fits: always rebuild
+    rebuilt = model.evaluate(wl, batch, per_layer=True)
+    assert maps == [model.mappings(wl, batch.get(i)) for i in range(3)]
+    np.testing.assert_array_equal(kept.energy_pj, rebuilt.energy_pj)
+    np.testing.assert_array_equal(kept.latency_cycles, rebuilt.latency_cycles)
+    assert kept.layers is not None and rebuilt.layers is not None
+    for key, value in kept.layers.items():
+        np.testing.assert_array_equal(value, rebuilt.layers[key])
+    # narrower widths still never cost more, on the kept path
+    wider = model.evaluate(wl.with_bits(4), batch)
+    assert (kept.energy_pj <= wider.energy_pj).all()
+    assert (kept.latency_cycles <= wider.latency_cycles).all()
 
 
 def test_per_config_bit_widths() -> None:
