@@ -46,6 +46,7 @@ _REL = {
     "O": frozenset({"B", "G", "K", "OY", "OX"}),
 }
 _OPS = ("W", "I", "O")
+_WINDOW = frozenset({"OY", "OX", "FY", "FX"})  # the dimensions of an input window's extent
 # Spatial unrolling: loops on the rows (D1) and columns (D2), filled greedily in this order.
 SPATIAL = {
     0: (("C", "FY", "FX"), ("K",)),
@@ -432,12 +433,14 @@ def _fill(order, tile, left, caps, bits, geom):  # noqa: ANN001, ANN202
     """
     tile, left = dict(tile), dict(left)
     level = {d: np.ones_like(tile["K"]) for d in DIMS}
+    # Each operand's footprint in bits, kept up to date as loops enter: a product of whole
+    # numbers, so updating it by the entering factor gives exactly the recomputed value.
+    size = {op: _footprint(op, tile, geom) * bits[op] for op in _OPS}
     for share in (0.5, 1.0):
         for d in order:
             eligible = left[d] > 1
             if not eligible.any():
                 continue
-            size = {op: _footprint(op, tile, geom) * bits[op] for op in _OPS}
             grow = {op: _growth(op, d, tile, geom, size[op]) for op in _OPS}
             f_max = left[d]
             for key, cap in caps.items():
@@ -457,6 +460,11 @@ def _fill(order, tile, left, caps, bits, geom):  # noqa: ANN001, ANN202
             tile[d] = tile[d] * f
             level[d] = level[d] * f
             left[d] = np.where(eligible, np.ceil(left[d] / f), left[d])
+            for op in _OPS:
+                if op == "I" and d in _WINDOW:  # the sliding window is not a product
+                    size[op] = _footprint(op, tile, geom) * bits[op]
+                elif d in _REL[op]:
+                    size[op] = size[op] * f
     return tile, left, level
 
 
