@@ -223,7 +223,7 @@ def _mapper_reference(
     ours_lat: dict[str, list[float]] = {m: [] for m in mappers}
     ratios: dict[str, list[float]] = {m: [] for m in mappers}
     exact: dict[str, int] = dict.fromkeys(mappers, 0)
-    zz_lat, compared_layers = [], 0
+    zz_lat, compared_layers, per_config = [], 0, []
     failed, searched, t0 = 0, 0, time.perf_counter()
     for c in range(n_configs):
         acc = batch.get(c)
@@ -251,6 +251,8 @@ def _mapper_reference(
             failed += 1
             continue
         zz_lat.append(total)
+        ours = {m: reps[m].latency_cycles for m in mappers}
+        per_config.append({"config": acc.describe(), "zigzag_latency": total, "ours_latency": ours})
         compared_layers += len(wl.layers)
         for m in mappers:
             ours_lat[m].append(reps[m].latency_cycles)
@@ -279,6 +281,7 @@ def _mapper_reference(
         "layer_searches": searched,
         "layers_total": compared_layers,
         "mappers": {m: summary(m) for m in mappers},
+        "per_config": per_config,  # each compared configuration's totals (JSON only)
         "seconds": time.perf_counter() - t0,
     }
 

@@ -25,6 +25,9 @@ def test_reference_counts_what_it_compared_and_reports_measured_ratios(monkeypat
     assert ref["distinct_layers"] == 2  # layers 1 and 2 share a shape
     assert ref["compared"] + ref["failed"] == 3
     assert ref["layers_total"] == 3 * ref["compared"]
+    assert len(ref["per_config"]) == ref["compared"]
+    for row in ref["per_config"]:
+        assert row["zigzag_latency"] > 0 and set(row["ours_latency"]) == set(ref["mappers"])
     assert set(ref["mappers"]) == {"energy", "edp+bits"}  # the model's default, the search's
     text = "\n".join(_reference_lines([ref]))
     for name, m in ref["mappers"].items():
