@@ -888,13 +888,19 @@ def _keep(
             out[:, cols] = gather([f[lv][d] for _, f in tilings])
 
 
+# Above this many (tiling column, GLB port width) pairs per priced column, the chain prices
+# each priced column directly (see _TilePricing).
+_DIRECT_RATIO = 2.0
+
+
 class _TilePricing:
     """:meth:`MappingSelection.measure` and ``score`` of a candidate for a block of priced
     columns, from its traffic per tiling column: every term that depends on the tiling alone
     (or on it and the GLB port width, of which a space has a few) is computed once per tiling
     column and gathered, so only compute, the bandwidths and the final sums run per priced
-    column. The same operations on the same values as ``measure``: the results are equal to
-    the last bit."""
+    column (or, with few priced columns per tiling column, the traffic is gathered and priced
+    per column by ``measure`` itself). The same operations on the same values as
+    ``measure``: the results are equal to the last bit."""
 
     def __init__(self, sel: MappingSelection, local: np.ndarray, first: np.ndarray, port) -> None:  # noqa: ANN001
         self.sel, self.local, self.port = sel, local, port
@@ -906,12 +912,21 @@ class _TilePricing:
         # per tiling column (each is one RF and GLB size)
         self.glb_sram_pj = sel.glb_sram_pj[:, first][..., None]
         self.rf_pj = sel.rf_pj[:, first]
+        # Few priced columns per tiling column (a design pool, one design per tiling): the
+        # per-port-width terms would cost more than pricing each column directly.
+        self.direct = len(first) * len(self.glb_values) > _DIRECT_RATIO * len(local)
 
     def __call__(self, moved: dict[str, np.ndarray], wb, ab, pb, compute):  # noqa: ANN001, ANN204
         """(latency, energy, score, tie-break) per priced column; ``moved`` and the widths
         per tiling column, ``compute`` per priced column."""
         sel, t, local = self.sel, self.sel.tech, self.local
         n_layers = moved["glb"].shape[0]
+        if self.direct:
+            shape = moved["glb"].shape
+            moved = {key: v[:, local] for key, v in moved.items()}
+            wb, ab, pb = (np.broadcast_to(x, shape)[:, local] for x in (wb, ab, pb))
+            lat, en = sel.measure(moved, wb, ab, pb, self.port[:, local], compute)
+            return (lat, en, *sel.score(moved, lat, en))
         g = self.glb_values[None, None, :]
         port_bits = sum(
             moved[f"glb_xfers_{op}"][..., None]

@@ -183,6 +183,23 @@ def test_bits_chain_blocks_do_not_change_results(monkeypatch: pytest.MonkeyPatch
     np.testing.assert_array_equal(big.latency_cycles, small.latency_cycles)
 
 
+def test_bits_chain_prices_per_tiling_or_per_column_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chain prices a candidate from per-tiling-column terms it gathers, or (few priced
+    columns per tiling) per priced column directly: the same labels either way."""
+    from coexplore.accel_model import _loopnest
+
+    model = AnalyticalModel.for_search()
+    batch = get_design_space("edge").sample(3000, seed=3)
+    wl = get_network("resnet20").with_bits(4)
+    monkeypatch.setattr(_loopnest, "_DIRECT_RATIO", np.inf)  # always per tiling column
+    tiled = model.evaluate(wl, batch, per_layer=True)
+    monkeypatch.setattr(_loopnest, "_DIRECT_RATIO", 0.0)  # always per priced column
+    direct = model.evaluate(wl, batch, per_layer=True)
+    assert tiled.layers is not None and direct.layers is not None
+    for key, value in tiled.layers.items():
+        np.testing.assert_array_equal(value, direct.layers[key])
+
+
 def test_bits_chain_keeps_or_rebuilds_the_same_tilings(monkeypatch: pytest.MonkeyPatch) -> None:
     """The chain gathers its winners from the candidates it built, or, past a memory bound,
     rebuilds them: the same tilings, labels and mappings either way."""
