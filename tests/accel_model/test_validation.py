@@ -28,6 +28,9 @@ def test_reference_counts_what_it_compared_and_reports_measured_ratios(monkeypat
     assert len(ref["per_config"]) == ref["compared"]
     for row in ref["per_config"]:
         assert row["zigzag_latency"] > 0 and set(row["ours_latency"]) == set(ref["mappers"])
+        # the fastest known mapping is never slower than ZigZag's own search
+        for m in ref["mappers"]:
+            assert 0 < row["zigzag_fastest_known"][m] <= row["zigzag_latency"]
     assert set(ref["mappers"]) == {"energy", "edp+bits"}  # the model's default, the search's
     text = "\n".join(_reference_lines([ref]))
     for name, m in ref["mappers"].items():
@@ -38,4 +41,3 @@ def test_reference_counts_what_it_compared_and_reports_measured_ratios(monkeypat
             assert math.isnan(m["median_ratio"])
         assert f"| {m['layers_exact']} of {ref['layers_total']} |" in text
         assert f"| {name}" in text
-
