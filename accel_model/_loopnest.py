@@ -873,7 +873,7 @@ def _part_factors(factors: dict, part: slice, n_layers: int) -> dict:  # noqa: A
 
 def _keep(
     kept: Mapping, tilings: list, cur: np.ndarray, cols: np.ndarray, local: np.ndarray
-) -> None:  # noqa: ANN001
+) -> None:
     """Writes the winners ``cur`` ((L, block) indices into ``tilings``) into ``kept``."""
     rows, at = np.arange(cur.shape[0])[:, None], local[None, :]
 
