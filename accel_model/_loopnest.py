@@ -173,16 +173,54 @@ def layer_latency(moved, compute, glb_bw, dram_bw, psum_port_bits):  # noqa: ANN
     tile up takes that port for ceil(bits / width) cycles (as ZigZag's port model). Only the
     first array tile is serial (DRAM -> GLB -> array) and likewise the last output tile.
     """
-    port_bits = sum(
+    port_bits = glb_port_bits(moved, glb_bw)
+    latency = paced_latency(
+        compute + psum_stall(moved, psum_port_bits), port_bits / glb_bw, moved["dram"], dram_bw,
+        moved["onload_glb"] + moved["offload_glb"], 1.0 / glb_bw + 1.0 / dram_bw,
+    )  # fmt: skip
+    return port_bits, latency
+
+
+# The terms of layer_latency and MappingSelection.measure, shared with the bits-aware chain's
+# per-tiling-column pricing (_TilePricing), which evaluates some on a tiling x port-width grid:
+# one formula, so the two paths agree to the last bit.
+
+
+def glb_port_bits(moved, glb_bw):  # noqa: ANN001, ANN201
+    """Bits the GLB port carries: each transfer rounded up to whole port-width words."""
+    return sum(
         moved[f"glb_xfers_{op}"] * np.ceil(moved[f"glb_xfer_bits_{op}"] / glb_bw) * glb_bw
         for op in ("W", "I", "O")
     )
-    psum_port = moved["pe_out_xfers"] * np.ceil(moved["pe_out_bits"] / psum_port_bits - 1e-9)
-    steady = np.maximum(
-        compute + psum_port, np.maximum(port_bits / glb_bw, moved["dram"] / dram_bw)
+
+
+def psum_stall(moved, psum_port_bits):  # noqa: ANN001, ANN201
+    """Cycles the partial-sum RF port spends sending finished output tiles up."""
+    return moved["pe_out_xfers"] * np.ceil(moved["pe_out_bits"] / psum_port_bits - 1e-9)
+
+
+def paced_latency(busy, port_cycles, dram_bits, dram_bw, loaded_bits, inv_bw):  # noqa: ANN001, ANN201
+    """Double-buffered latency: the slowest of compute (``busy``, with the partial-sum stall),
+    the GLB port and DRAM, plus the serial first load and last drain (``loaded_bits`` at
+    ``inv_bw`` = 1 / GLB width + 1 / DRAM width cycles per bit)."""
+    return np.maximum(busy, np.maximum(port_cycles, dram_bits / dram_bw)) + loaded_bits * inv_bw
+
+
+def movement_energy(tech: Tech, moved, glb_sram_pj):  # noqa: ANN001, ANN201
+    """The default mapper's score: data-movement energy of the GLB and DRAM bits."""
+    return moved["glb"] * (glb_sram_pj + tech.noc_pj_per_bit) + moved["dram"] * tech.dram_pj_per_bit
+
+
+def layer_energy(tech: Tech, macs, moved, port_bits, wb, ab, pb, rf_pj, glb_sram_pj):  # noqa: ANN001, ANN201, PLR0913
+    """A candidate's energy: MACs, RF reads and fills, GLB port accesses, NoC and DRAM."""
+    t = tech
+    return (
+        macs * (t.mult_pj_per_bit2 * wb * ab + t.add_pj_per_bit * pb)
+        + (macs * (wb + ab + 2 * pb) + moved["rf_fill"]) * rf_pj
+        + port_bits * glb_sram_pj
+        + moved["glb"] * t.noc_pj_per_bit
+        + moved["dram"] * (glb_sram_pj + t.dram_pj_per_bit)
     )
-    load_drain = (moved["onload_glb"] + moved["offload_glb"]) * (1.0 / glb_bw + 1.0 / dram_bw)
-    return port_bits, steady + load_drain
 
 
 @dataclasses.dataclass(frozen=True)
@@ -225,17 +263,11 @@ class MappingSelection:
         W, I and partial sums are priced at; ``port``: the datapath's accumulator width (the
         partial-sum RF port); ``compute``: :meth:`compute_at` of these widths, if known.
         Both grow with the bits (every term does)."""
-        t = self.tech
         if compute is None:
             compute = self.compute_at(wb, ab)
         port_bits, latency = layer_latency(moved, compute, self.glb_bw, self.dram_bw, port)
-        energy = (
-            self.macs * (t.mult_pj_per_bit2 * wb * ab + t.add_pj_per_bit * pb)
-            + (self.macs * (wb + ab + 2 * pb) + moved["rf_fill"]) * self.rf_pj
-            + port_bits * self.glb_sram_pj
-            + moved["glb"] * t.noc_pj_per_bit
-            + moved["dram"] * (self.glb_sram_pj + t.dram_pj_per_bit)
-        )
+        energy = layer_energy(self.tech, self.macs, moved, port_bits, wb, ab, pb, self.rf_pj,
+                              self.glb_sram_pj)  # fmt: skip
         return latency, energy
 
     def score(self, moved: dict[str, np.ndarray], latency, energy):  # noqa: ANN001, ANN201
@@ -247,9 +279,7 @@ class MappingSelection:
             assert self.cap is not None
             return np.where(latency <= self.cap, energy, np.inf), latency
         if self.metric == "energy":
-            t = self.tech
-            cost = (moved["glb"] * (self.glb_sram_pj + t.noc_pj_per_bit)
-                    + moved["dram"] * t.dram_pj_per_bit)  # fmt: skip
+            cost = movement_energy(self.tech, moved, self.glb_sram_pj)
             return cost, cost
         return latency * energy, energy
 
@@ -899,8 +929,9 @@ class _TilePricing:
     (or on it and the GLB port width, of which a space has a few) is computed once per tiling
     column and gathered, so only compute, the bandwidths and the final sums run per priced
     column (or, with few priced columns per tiling column, the traffic is gathered and priced
-    per column by ``measure`` itself). The same operations on the same values as
-    ``measure``: the results are equal to the last bit."""
+    per column by ``measure`` itself). Both paths price with the same functions
+    (:func:`glb_port_bits`, :func:`layer_energy`, :func:`paced_latency`, ...) on the same
+    values, so their results are equal to the last bit."""
 
     def __init__(self, sel: MappingSelection, local: np.ndarray, first: np.ndarray, port) -> None:  # noqa: ANN001
         self.sel, self.local, self.port = sel, local, port
@@ -927,34 +958,25 @@ class _TilePricing:
             wb, ab, pb = (np.broadcast_to(x, shape)[:, local] for x in (wb, ab, pb))
             lat, en = sel.measure(moved, wb, ab, pb, self.port[:, local], compute)
             return (lat, en, *sel.score(moved, lat, en))
+        # on the (layer, tiling column, port width) grid, then gathered per priced column
+        grid = {key: v[..., None] for key, v in moved.items()}
         g = self.glb_values[None, None, :]
-        port_bits = sum(
-            moved[f"glb_xfers_{op}"][..., None]
-            * np.ceil(moved[f"glb_xfer_bits_{op}"][..., None] / g) * g
-            for op in ("W", "I", "O")
-        )  # fmt: skip
-        psum_port = moved["pe_out_xfers"] * np.ceil(moved["pe_out_bits"] / self.port - 1e-9)
-        energy = (
-            (sel.macs * (t.mult_pj_per_bit2 * wb * ab + t.add_pj_per_bit * pb)
-             + (sel.macs * (wb + ab + 2 * pb) + moved["rf_fill"]) * self.rf_pj)[..., None]
-            + port_bits * self.glb_sram_pj
-            + (moved["glb"] * t.noc_pj_per_bit)[..., None]
-            + moved["dram"][..., None] * (self.glb_sram_pj + t.dram_pj_per_bit)
-        )  # fmt: skip
+        port_bits = glb_port_bits(grid, g)
+        energy = layer_energy(t, sel.macs[..., None], grid, port_bits, wb[..., None],
+                              ab[..., None], pb[..., None], self.rf_pj[..., None],
+                              self.glb_sram_pj)  # fmt: skip
 
         def per_port(x):  # noqa: ANN001, ANN202
             return x.reshape(n_layers, -1)[:, self.by_port]
 
-        steady = np.maximum(
-            compute + psum_port[:, local],
-            np.maximum(per_port(port_bits / g), moved["dram"][:, local] / self.dram_bw),
-        )
-        load_drain = (moved["onload_glb"] + moved["offload_glb"])[:, local] * self.inv_bw
-        latency = steady + load_drain
+        latency = paced_latency(
+            compute + psum_stall(moved, self.port)[:, local], per_port(port_bits / g),
+            moved["dram"][:, local], self.dram_bw,
+            (moved["onload_glb"] + moved["offload_glb"])[:, local], self.inv_bw,
+        )  # fmt: skip
         energy = per_port(energy)
         if sel.metric == "energy":
-            cost = (moved["glb"] * (self.glb_sram_pj[..., 0] + t.noc_pj_per_bit)
-                    + moved["dram"] * t.dram_pj_per_bit)[:, local]  # fmt: skip
+            cost = movement_energy(t, moved, self.glb_sram_pj[..., 0])[:, local]
             return latency, energy, cost, cost
         return (latency, energy, *sel.score(moved, latency, energy))
 
