@@ -498,23 +498,33 @@ def _fill(order, tile, left, caps, bits, geom):  # noqa: ANN001, ANN202
     return tile, left, level
 
 
-def _extend(op: str, above: list, tile: dict, fits, shape: tuple) -> tuple[list, dict]:  # noqa: ANN001
-    """Grows ``op``'s tile through the loops ``above`` (innermost first) while it fits.
+def _extend(  # noqa: PLR0913
+    op: str, above: list, tile: dict, bits: np.ndarray, room: np.ndarray, geom: Geometry,
+    shape: tuple,
+) -> tuple[list, dict]:  # fmt: skip
+    """Grows ``op``'s tile through the loops ``above`` (innermost first) while its footprint
+    (at ``bits`` per word) fits in ``room`` bits.
 
     Returns the loops left above the operand's own tile (absorbed ones with trips 1) and the
     grown tile. A loop the operand does not depend on is absorbed for free; growth stops at
-    the first loop it depends on that does not fit.
+    the first loop it depends on that does not fit. The footprint is updated by the entering
+    trips (exact: products of whole numbers), recomputed only for the sliding window.
     """
     out = []
     still = np.ones(shape, dtype=bool)
+    size = _footprint(op, tile, geom) * bits
     for d, n in above:
         if d not in _REL[op]:
             out.append((d, np.where(still, 1.0, n)))
             continue
-        trial = dict(tile)
-        trial[d] = tile[d] * n
-        ok = still & fits(trial)
-        tile = {**tile, d: np.where(ok, trial[d], tile[d])}
+        grown = tile[d] * n
+        if op == "I" and d in _WINDOW:
+            trial = _footprint(op, {**tile, d: grown}, geom) * bits
+        else:
+            trial = size * n
+        ok = still & (trial <= room)
+        tile = {**tile, d: np.where(ok, grown, tile[d])}
+        size = np.where(ok, trial, size)
         still &= ok | (n <= 1)
         out.append((d, np.where(ok, 1.0, n)))
     return out, tile
@@ -574,23 +584,15 @@ def _evaluate(  # noqa: ANN202
     # in ZigZag): a loop it does not depend on costs nothing, one it does must still fit.
     seq_rf, seq_glb = {}, {}
     for op in _OPS:
-        seq_rf[op], _ = _extend(
-            op,
-            above_rf,
-            rf_tile,
-            lambda t, op=op: _footprint(op, t, geom) * fill_bits[op] <= rf_caps[op],
-            shape,
-        )
+        seq_rf[op], _ = _extend(op, above_rf, rf_tile, fill_bits[op], rf_caps[op], geom, shape)
     glb_tiles = {op: glb_tile for op in _OPS}
     for op in ("O", "I", "W"):  # partial sums first: their spills cost twice
         room = glb_cap - sum(
             _footprint(o, glb_tiles[o], geom) * fill_bits[o] for o in _OPS if o != op
         )
-
-        def fits(t: dict, op: str = op, room: np.ndarray = room) -> np.ndarray:
-            return _footprint(op, t, geom) * fill_bits[op] <= room
-
-        seq_glb[op], glb_tiles[op] = _extend(op, above_glb, glb_tile, fits, shape)
+        seq_glb[op], glb_tiles[op] = _extend(
+            op, above_glb, glb_tile, fill_bits[op], room, geom, shape
+        )
     # Fit is checked on the padded tiles; traffic uses the average tile (size / trips above),
     # so uneven splits and spatial padding move no phantom data.
     array_avg = {d: full[d] / (glb_f[d] * glb_left[d]) for d in DIMS}
