@@ -552,6 +552,24 @@ def _crossings(op: str, above: list[tuple[str, np.ndarray]], shape: tuple) -> np
     return trips
 
 
+class _RfLevels:
+    """The RF level (:func:`_fill` from a unit tile) per RF order and sizing, filled once: the
+    candidates of a mapper run share few RF orders (their GLB orders differ), and the fill
+    depends on nothing else. Callers share one per set of ``temporal``/``geom`` arrays; the
+    sizing is keyed by identity (and kept, so an identity is never reused)."""
+
+    def __init__(self) -> None:
+        self._done: dict[tuple, tuple] = {}
+
+    def __call__(self, rf_order, shape, temporal, rf_caps, fill_bits, geom):  # noqa: ANN001, ANN204, PLR0913
+        key = (rf_order, id(rf_caps), id(fill_bits))
+        if key not in self._done:
+            ones = {d: np.ones(shape) for d in DIMS}
+            level = _fill(rf_order, ones, temporal, rf_caps, fill_bits, geom)
+            self._done[key] = (rf_caps, fill_bits, level)
+        return self._done[key][2]
+
+
 def _evaluate(  # noqa: ANN202
     rf_order,
     glb_order,
@@ -563,10 +581,12 @@ def _evaluate(  # noqa: ANN202
     glb_cap,
     fill_bits,
     dram_order,  # noqa: ANN001
+    rf_levels: _RfLevels | None = None,
 ):
     shape = temporal["K"].shape
-    ones = {d: np.ones(shape) for d in DIMS}
-    rf_tile, rf_left, rf_f = _fill(rf_order, ones, temporal, rf_caps, fill_bits, geom)
+    if rf_levels is None:
+        rf_levels = _RfLevels()
+    rf_tile, rf_left, rf_f = rf_levels(rf_order, shape, temporal, rf_caps, fill_bits, geom)
     array_tile = {d: rf_tile[d] * su[d] for d in DIMS}
     glb_tile, glb_left, glb_f = _fill(
         glb_order, array_tile, rf_left, {"all": glb_cap}, fill_bits, geom
@@ -714,10 +734,11 @@ def best_mapping(
     best_cost = None
     # every candidate is priced at the same widths: their compute cycles once
     compute = None if select is None else select.compute_at(priced_at[0], priced_at[1])
+    rf_levels = _RfLevels()
     for fill_bits, rf_caps, (ri, gi, di) in tries:
         ro, go, do = RF_ORDERS[dataflow][ri], GLB_ORDERS[gi], DRAM_ORDERS[di]
         words, factors = _evaluate(
-            ro, go, sizes, geom, su, temporal, rf_caps, glb_cap, fill_bits, do
+            ro, go, sizes, geom, su, temporal, rf_caps, glb_cap, fill_bits, do, rf_levels
         )
         moved = traffic(words, *priced_at)
         if select is None:
@@ -759,10 +780,11 @@ def _best_priced(tries, dataflow, sizes, geom, su, temporal, glb_cap, priced_at,
     compute = select.compute_at(bits_p[0], bits_p[1])  # the same for every candidate
     all_words, all_factors = [], []
     best_idx = best_cost = best_tie = None
+    rf_levels = _RfLevels()
     for c, (fill_bits, rf_caps, (ri, gi, di)) in enumerate(tries):
         ro, go, do = RF_ORDERS[dataflow][ri], GLB_ORDERS[gi], DRAM_ORDERS[di]
         words, factors = _evaluate(
-            ro, go, sizes, geom, su, temporal, rf_caps, glb_cap, fill_bits, do
+            ro, go, sizes, geom, su, temporal, rf_caps, glb_cap, fill_bits, do, rf_levels
         )
         all_words.append(words)
         all_factors.append(factors)
@@ -842,10 +864,11 @@ def _bits_chain(sizings, cands, dataflow, sizes, geom, su, temporal, glb_cap, po
         tilings = [None] * (n * nc)
         # per width, for every candidate: compute cycles (per priced column)
         compute = [sel.compute_at(w[0][:, local], w[1][:, local]) for w in widths]
+        rf_levels = _RfLevels()
         for c, (ri, gi, di) in enumerate(cands):
             words_all, factors_all = _evaluate(
                 RF_ORDERS[dataflow][ri], GLB_ORDERS[gi], sizes, geom, su_b, temporal_b,
-                caps_b, glb_b, fill_b, DRAM_ORDERS[di],
+                caps_b, glb_b, fill_b, DRAM_ORDERS[di], rf_levels,
             )  # fmt: skip
             for j in range(n):
                 part = slice(j * n_tiles, (j + 1) * n_tiles)
