@@ -224,6 +224,44 @@ def test_bits_chain_keeps_or_rebuilds_the_same_tilings(monkeypatch: pytest.Monke
     assert (kept.latency_cycles <= wider.latency_cycles).all()
 
 
+def test_candidates_sharing_an_rf_order_share_its_fill(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Candidates with the same RF order share one RF fill per sizing (fewer fills than one per
+    candidate), with the labels and mappings of a fresh fill per candidate; at batch 2, so the
+    batch candidates take part, for the default and the search's mapper."""
+    from coexplore.accel_model import _loopnest
+
+    real_fill = _loopnest._fill
+    calls: list[int] = []
+
+    def counting(*args: object) -> object:
+        calls.append(1)
+        return real_fill(*args)
+
+    def fresh(self: object, rf_order, shape, temporal, rf_caps, fill_bits, geom):  # noqa: ANN001, ANN202, PLR0913
+        ones = {d: np.ones(shape) for d in _loopnest.DIMS}
+        return _loopnest._fill(rf_order, ones, temporal, rf_caps, fill_bits, geom)
+
+    monkeypatch.setattr(_loopnest, "_fill", counting)
+    batch = get_design_space("edge").sample(300, seed=11)
+    wl = get_network("resnet20").with_batch(2).with_bits(4)
+    models = (AnalyticalModel(), AnalyticalModel.for_search())
+
+    def run() -> tuple[list, list, int]:
+        calls.clear()
+        costs = [m.evaluate(wl, batch, per_layer=True) for m in models]
+        return costs, [m.mappings(wl, batch.get(0)) for m in models], len(calls)
+
+    shared, shared_maps, n_shared = run()
+    monkeypatch.setattr(_loopnest._RfLevels, "__call__", fresh)
+    each, each_maps, n_each = run()
+    assert n_shared < n_each
+    assert shared_maps == each_maps
+    for a, b in zip(shared, each, strict=True):
+        assert a.layers is not None and b.layers is not None
+        for key, value in a.layers.items():
+            np.testing.assert_array_equal(value, b.layers[key])
+
+
 def test_per_config_bit_widths() -> None:
     wl = get_network("resnet20")
     accs = [Accelerator(mac_mode="bitfusion")] * 2
