@@ -16,7 +16,7 @@ import pytest
 
 from coexplore import ConfigError
 from coexplore.accel_model import Accelerator, AnalyticalModel, get_network
-from coexplore.accel_model.validation import PROPERTY_STEPS, _properties, _property_lines
+from coexplore.accel_model.validation import JUMP, PROPERTY_STEPS, _properties, _property_lines
 
 KNOWN = pytest.mark.xfail(
     strict=True, reason="issue #14: the mapper minimises data-movement energy, not latency"
@@ -51,11 +51,15 @@ def test_the_sweep_counts_what_it_checked() -> None:
     bits = [p for p in props if p["step"].startswith("bits")]
     assert len(bits) == 2 * 4  # latency and energy for 8->6, 6->4, 4->3, 3->2
     for p in props:
-        assert 0 <= p["counterexamples"] <= p["pairs"] <= 60
+        assert 0 <= p["jumps"] <= p["counterexamples"] <= p["pairs"] <= 60
         assert (p["counterexamples"] == 0) == (p["worst_design"] == "")
+        # a jump is a rise beyond JUMP (PE steps: beyond it plus the skew): the worst shows it
+        if p["jumps"]:
+            assert p["worst_ratio"] > 1 + JUMP
     text = "\n".join(_property_lines(props))
     total = sum(p["counterexamples"] for p in props)
-    assert f"{total:,} counterexamples in all" in text
+    jumps = sum(p["jumps"] for p in props)
+    assert f"{total:,} counterexamples in all, {jumps:,} of them rises of more than 5%" in text
 
 
 def test_the_latency_mapper_is_never_slower_per_layer() -> None:
