@@ -78,6 +78,41 @@ def test_footprint_growth_is_exact() -> None:
                 np.testing.assert_allclose(ln._growth(op, d, tile, geom, s1), s2 - s1)
 
 
+def test_extend_grows_a_tile_as_recomputing_its_footprint_would() -> None:
+    """``_extend`` updates the growing footprint by the entering trips (the sliding window
+    recomputed): the same loops absorbed and the same tile as checking each trial tile's
+    recomputed footprint against the room, on whole-number tiles and trips."""
+    rng = np.random.default_rng(1)
+    shape = (3, 5)
+    for _ in range(60):
+        tile = {d: rng.integers(1, 6, size=shape).astype(float) for d in ln.DIMS}
+        above = [(d, rng.integers(1, 5, size=shape).astype(float))
+                 for d in rng.permutation(ln.DIMS)]  # fmt: skip
+        geom = ln.Geometry(rng.integers(1, 3, size=(3, 1)).astype(float),
+                           rng.integers(1, 3, size=(3, 1)).astype(float))  # fmt: skip
+        for op in ("W", "I", "O"):
+            bits = float(rng.choice([4, 8, 16]))
+            room = ln._footprint(op, tile, geom) * bits * rng.uniform(1, 40, size=shape)
+            loops, grown = ln._extend(op, above, tile, bits, room, geom, shape)
+            # the reference: every trial tile's footprint recomputed
+            ref_tile, ref_loops = dict(tile), []
+            still = np.ones(shape, dtype=bool)
+            for d, n in above:
+                if d not in ln._REL[op]:
+                    ref_loops.append((d, np.where(still, 1.0, n)))
+                    continue
+                trial = {**ref_tile, d: ref_tile[d] * n}
+                ok = still & (ln._footprint(op, trial, geom) * bits <= room)
+                ref_tile = {**ref_tile, d: np.where(ok, trial[d], ref_tile[d])}
+                still &= ok | (n <= 1)
+                ref_loops.append((d, np.where(ok, 1.0, n)))
+            for d in ln.DIMS:
+                np.testing.assert_array_equal(grown[d], ref_tile[d])
+            assert [d for d, _ in loops] == [d for d, _ in ref_loops]
+            for (_, a), (_, b) in zip(loops, ref_loops, strict=True):
+                np.testing.assert_array_equal(a, b)
+
+
 def test_everything_fits_in_a_huge_buffer() -> None:
     layer = Layer("fc", "linear", 64, 10)
     rep = MODEL.report(Workload("tiny", (layer,)), Accelerator(rf_bytes=512, glb_kib=512))
