@@ -224,7 +224,6 @@ def _mapper_reference(
     ratios: dict[str, list[float]] = {m: [] for m in mappers}
     exact: dict[str, int] = dict.fromkeys(mappers, 0)
     zz_lat, compared_layers, per_config = [], 0, []
-    zz_best: dict[str, list[float]] = {m: [] for m in mappers}
     failed, searched, t0 = 0, 0, time.perf_counter()
     for c in range(n_configs):
         acc = batch.get(c)
@@ -261,8 +260,6 @@ def _mapper_reference(
         ours = {m: reps[m].latency_cycles for m in mappers}
         per_config.append({"config": acc.describe(), "zigzag_latency": total, "ours_latency": ours,
                            "zigzag_fastest_known": best})  # fmt: skip
-        for m in mappers:
-            zz_best[m].append(best[m])
         compared_layers += len(wl.layers)
         for m in mappers:
             ours_lat[m].append(reps[m].latency_cycles)
@@ -279,7 +276,9 @@ def _mapper_reference(
             # diagnostic: against ZigZag's fastest known mapping per layer (its search's, or
             # ours where it prices our tiling unchanged), both priced by ZigZag
             "spearman_latency_fastest_known": float(
-                stats.spearmanr(ours_lat[m], zz_best[m]).statistic
+                stats.spearmanr(
+                    ours_lat[m], [row["zigzag_fastest_known"][m] for row in per_config]
+                ).statistic
             )
             if len(zz_lat) > 2
             else float("nan"),
